@@ -1,4 +1,11 @@
 //! gameday: runs multi-region failover drills from YAML playbooks and writes
 //! the evidence a postmortem needs. See ARCHITECTURE.md for the module map.
 
+pub mod cli;
 pub mod diag;
+pub mod engine;
+pub mod journal;
+pub mod playbook;
+pub mod report;
+pub mod steps;
+pub mod view;

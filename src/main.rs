@@ -1,1 +1,6 @@
-fn main() {}
+//! The `gameday` binary: all behaviour lives in the library; this only turns
+//! the command line into an exit code.
+
+fn main() {
+    std::process::exit(gameday::cli::main());
+}

@@ -1,0 +1,225 @@
+//! The command line: parsing (clap), one module per command, and the one
+//! place where errors become messages and exit codes (see `engine::exit`).
+
+mod plan;
+mod run;
+
+use crate::diag::{Diagnostic, render_all};
+use crate::engine::exit;
+use crate::playbook::{LoadOptions, Loaded};
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(
+    name = "gameday",
+    version,
+    about = "Run multi-region failover drills from YAML playbooks and write the evidence a postmortem needs."
+)]
+#[command(
+    after_help = "Exit codes: 0 passed, 1 failed, 2 invalid input (nothing ran), 3 aborted then restored, 4 interrupted then restored, 5 restoration failed or incomplete."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options shared by commands that load a playbook.
+#[derive(clap::Args, Clone, Default)]
+pub struct PlaybookArgs {
+    /// Environment file: endpoints, region names and thresholds for one environment.
+    #[arg(long = "env", value_name = "FILE")]
+    pub env_file: Option<PathBuf>,
+    /// Override a var: --var key=value (repeatable).
+    #[arg(long = "var", value_name = "KEY=VALUE", value_parser = parse_var)]
+    pub vars: Vec<(String, String)>,
+}
+
+fn parse_var(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_string(), v.to_string())),
+        _ => Err(format!("`{s}` is not KEY=VALUE")),
+    }
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Check playbooks without running anything (exit 0 valid, 2 invalid).
+    Validate {
+        #[arg(required = true, value_name = "PLAYBOOK")]
+        playbooks: Vec<PathBuf>,
+        #[command(flatten)]
+        args: PlaybookArgs,
+        /// Also check that the playbook can run unattended (from cron).
+        #[arg(long)]
+        unattended: bool,
+        /// With --unattended: manual steps would be confirmed by --yes.
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Show every phase, step, call and undo with resolved values. Calls nothing.
+    Plan {
+        #[arg(value_name = "PLAYBOOK")]
+        playbook: PathBuf,
+        #[command(flatten)]
+        args: PlaybookArgs,
+    },
+    /// Run a drill; prints the run directory as the last line of stdout.
+    Run(run::RunArgs),
+    /// Undo whatever a run left applied (after a crash or SIGKILL). Idempotent.
+    Restore {
+        #[arg(value_name = "RUN_DIR")]
+        run_dir: PathBuf,
+        #[arg(long, short)]
+        quiet: bool,
+    },
+    /// Re-render a run's reports from its journal.
+    Report {
+        #[arg(value_name = "RUN_DIR")]
+        run_dir: PathBuf,
+        /// Markdown template (minijinja) instead of the shipped one.
+        #[arg(long, value_name = "FILE")]
+        template: Option<PathBuf>,
+        /// Also write a JUnit XML file.
+        #[arg(long, value_name = "FILE")]
+        junit: Option<PathBuf>,
+    },
+}
+
+/// Load a playbook or return its diagnostics.
+pub(crate) fn load(
+    path: &std::path::Path,
+    args: &PlaybookArgs,
+    require_secrets: bool,
+) -> Result<Loaded, Vec<Diagnostic>> {
+    crate::playbook::load(
+        path,
+        &LoadOptions {
+            env_file: args.env_file.clone(),
+            vars: args.vars.clone(),
+            require_secrets,
+        },
+    )
+}
+
+pub(crate) fn print_diags(diags: &[Diagnostic]) {
+    eprintln!("{}", render_all(diags));
+    let n = diags.len();
+    eprintln!(
+        "\ngameday: {n} problem{} found; nothing was run.",
+        if n == 1 { "" } else { "s" }
+    );
+}
+
+/// Runs the command line and returns the exit code.
+pub fn main() -> i32 {
+    install_panic_hook();
+    if std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()) {
+        console::set_colors_enabled(false);
+        console::set_colors_enabled_stderr(false);
+    }
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() {
+                exit::INVALID
+            } else {
+                exit::PASSED
+            };
+        }
+    };
+    match cli.command {
+        Command::Validate {
+            playbooks,
+            args,
+            unattended,
+            yes,
+        } => {
+            let mut all = vec![];
+            for p in &playbooks {
+                match load(p, &args, false) {
+                    Ok(l) => {
+                        let extra = if unattended {
+                            l.check_unattended(yes)
+                        } else {
+                            vec![]
+                        };
+                        if extra.is_empty() {
+                            let steps = l.playbook.all_steps().count();
+                            eprintln!(
+                                "{}: ok (drill `{}`, {} phases, {steps} steps)",
+                                p.display(),
+                                l.playbook.name,
+                                l.playbook.phases.len()
+                            );
+                        }
+                        all.extend(extra);
+                    }
+                    Err(d) => all.extend(d),
+                }
+            }
+            if all.is_empty() {
+                exit::PASSED
+            } else {
+                print_diags(&all);
+                exit::INVALID
+            }
+        }
+        Command::Plan { playbook, args } => plan::plan(&playbook, &args),
+        Command::Run(a) => run::run(a),
+        Command::Restore { run_dir, quiet } => match runtime() {
+            Ok(rt) => rt.block_on(crate::engine::restore::restore_run_dir(&run_dir, quiet)),
+            Err(code) => code,
+        },
+        Command::Report {
+            run_dir,
+            template,
+            junit,
+        } => match crate::report::write_reports(&run_dir, template.as_deref(), junit.as_deref()) {
+            Ok(s) => {
+                eprintln!(
+                    "gameday: reports of drill `{}` ({}) written to {}",
+                    s.drill,
+                    s.outcome.as_str(),
+                    run_dir.display()
+                );
+                println!("{}", run_dir.display());
+                exit::PASSED
+            }
+            Err(e) => {
+                eprintln!("gameday: {e}");
+                exit::INVALID
+            }
+        },
+    }
+}
+
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, i32> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| {
+            eprintln!("gameday: cannot start the async runtime: {e}");
+            exit::RESTORE_FAILED
+        })
+}
+
+fn install_panic_hook() {
+    std::panic::set_hook(Box::new(|info| {
+        let msg = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown".into());
+        let at = info
+            .location()
+            .map(|l| format!(" at {}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        eprintln!(
+            "gameday: internal error: {msg}{at}. This is a bug in gameday; please report it.\n  = hint: if a drill was running, run `gameday restore RUN_DIR` to undo what it applied"
+        );
+    }));
+}

@@ -1,0 +1,151 @@
+//! `gameday plan`: the full dry run. Every phase and step with resolved
+//! values, every call it would make and how it would be undone, guardrails
+//! and metrics. Loads and prints; never calls anything.
+
+use super::{PlaybookArgs, load, print_diags};
+use crate::engine::exit;
+use crate::playbook::spec::Effect;
+use crate::playbook::{MetricSource, Step};
+use crate::steps::{PlanCtx, executor};
+use std::fmt::Write;
+use std::path::Path;
+
+pub fn plan(path: &Path, args: &PlaybookArgs) -> i32 {
+    let loaded = match load(path, args, false) {
+        Ok(l) => l,
+        Err(d) => {
+            print_diags(&d);
+            return exit::INVALID;
+        }
+    };
+    print!("{}", render(&loaded.playbook));
+    exit::PASSED
+}
+
+fn step_lines(out: &mut String, s: &Step, ctx: &PlanCtx, indent: &str) {
+    let effect = match s.spec.effect() {
+        Effect::ReadOnly => "check",
+        Effect::Mutating { .. } => "CHANGE",
+        Effect::Interactive => "manual",
+        Effect::Passive => "pause",
+        Effect::Restore => "restore",
+    };
+    let _ = writeln!(out, "{indent}- {} [{} · {effect}]", s.name, s.spec.kind());
+    if let Some(w) = &s.wait {
+        let _ = writeln!(
+            out,
+            "{indent}    until it holds: every {}, at most {}",
+            w.every, w.timeout
+        );
+    }
+    for c in executor(&s.spec).plan(ctx) {
+        let _ = writeln!(out, "{indent}    call: {}", c.call);
+        if let Some(u) = c.undo {
+            let _ = writeln!(out, "{indent}    undo: {u}");
+        }
+    }
+    if let Some(irr) = &s.irreversible {
+        let _ = writeln!(
+            out,
+            "{indent}    IRREVERSIBLE: {} (covered by `{}`)",
+            irr.reason, irr.covered_by
+        );
+    }
+    if let Some(m) = &s.mark {
+        let _ = writeln!(out, "{indent}    sets marker: {m}");
+    }
+    if let Some(r) = &s.record {
+        let _ = writeln!(out, "{indent}    records: {r}");
+    }
+}
+
+/// The plan as text.
+pub fn render(pb: &crate::playbook::Playbook) -> String {
+    let ctx = PlanCtx { playbook: pb };
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "Drill {} (environment {}) — {}",
+        pb.name, pb.environment, pb.path
+    );
+    if let Some(d) = &pb.description {
+        let _ = writeln!(out, "  {}", d.trim());
+    }
+    let _ = writeln!(
+        out,
+        "  unattended runs: {}",
+        if pb.unattended {
+            "allowed (with --yes)"
+        } else {
+            "not allowed"
+        }
+    );
+    if let Some(d) = pb.deadline {
+        let _ = writeln!(out, "  deadline: {d}");
+    }
+    if !pb.vars.is_empty() {
+        let _ = writeln!(out, "\nVars:");
+        for (k, v) in &pb.vars {
+            let _ = writeln!(out, "  {k} = {v}");
+        }
+    }
+    for p in &pb.phases {
+        let budget = p
+            .budget
+            .map(|b| format!(", budget {b}"))
+            .unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "\nPhase {} ({}{budget}; on failure: {:?})",
+            p.name,
+            p.kind.as_str(),
+            p.on_failure
+        );
+        for s in &p.steps {
+            step_lines(&mut out, s, &ctx, "  ");
+        }
+        if !p.watches.is_empty() {
+            let _ = writeln!(out, "  watches (in the background):");
+            for s in &p.watches {
+                step_lines(&mut out, s, &ctx, "    ");
+            }
+        }
+    }
+    let _ = writeln!(
+        out,
+        "\nAfter the restore phase: anything still applied is undone automatically, newest first."
+    );
+    if !pb.guardrails.is_empty() {
+        let _ = writeln!(
+            out,
+            "\nGuardrails (from the first change until restoration ends):"
+        );
+        for g in &pb.guardrails {
+            let _ = writeln!(
+                out,
+                "  - {}: breach when failing for {} (checked every {})",
+                g.step.name, g.for_, g.every
+            );
+            for c in executor(&g.step.spec).plan(&ctx) {
+                let _ = writeln!(out, "      call: {}", c.call);
+            }
+        }
+    }
+    if !pb.metrics.is_empty() {
+        let _ = writeln!(out, "\nMetrics:");
+        for m in &pb.metrics {
+            let src = match &m.source {
+                MetricSource::Between { from, to } => format!("time from `{from}` to `{to}`"),
+                MetricSource::Value { record, .. } => format!("value `{record}`"),
+            };
+            let t = m
+                .target
+                .as_ref()
+                .map(|t| format!(", target {t}"))
+                .unwrap_or_default();
+            let _ = writeln!(out, "  - {}: {src}{t}", m.name);
+        }
+    }
+    let _ = writeln!(out, "\nNothing was called: this is a plan.");
+    out
+}

@@ -1,0 +1,506 @@
+//! The life of a run: create the run directory, take the environment lock,
+//! open the journal, follow the phases (watches in the background,
+//! guardrails from the first mutation, signals and the deadline all feeding
+//! one cancellation), restore on every path, evaluate metrics, decide the
+//! outcome, and write the reports from the journal.
+
+use super::exec::{StepResult, run_step};
+use super::metrics::{self, MetricValue};
+use super::restore::Registry;
+use super::signals::SignalState;
+use super::{Cancel, exit, guardrails, lock, signals};
+use crate::journal::event::{Outcome, Status};
+use crate::journal::{CancelReason, EventKind, JOURNAL_FILE, Journal, read_journal};
+use crate::playbook::{Loaded, OnFailure, Phase, PhaseKind};
+use crate::steps::{Interaction, PhaseWindow, StepCtx};
+use chrono::Utc;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+/// How to run.
+#[derive(Clone)]
+pub struct RunOptions {
+    /// Parent of the run directory (`./reports` by default).
+    pub out_dir: PathBuf,
+    pub interaction: Interaction,
+    /// Observers of the event stream (terminal view, JSON log).
+    pub observers: Vec<Arc<dyn crate::journal::writer::Observer>>,
+    /// Also write a JUnit file here.
+    pub junit: Option<PathBuf>,
+    /// Markdown template instead of the shipped one.
+    pub template: Option<PathBuf>,
+}
+
+/// What the caller needs after a run.
+#[derive(Debug, Clone)]
+pub struct RunSummary {
+    pub run_dir: PathBuf,
+    pub outcome: Outcome,
+    pub exit_code: i32,
+    pub metrics: Vec<MetricValue>,
+    pub still_applied: Vec<String>,
+    pub cancel: Option<(CancelReason, String)>,
+    pub failures: Vec<String>,
+}
+
+/// Why a run could not start (nothing was changed).
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot create the run directory {path}: {source}")]
+    RunDir {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Locked(String),
+    #[error("cannot open the journal {path}: {source}")]
+    Journal {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("cannot listen for signals: {0}")]
+    Signals(std::io::Error),
+}
+
+fn create_run_dir(out: &std::path::Path, name: &str) -> Result<PathBuf, StartError> {
+    let stamp = Utc::now().format("%Y%m%dT%H%M%SZ");
+    let slug: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    std::fs::create_dir_all(out).map_err(|e| StartError::RunDir {
+        path: out.display().to_string(),
+        source: e,
+    })?;
+    for n in 0..1000 {
+        let dir = if n == 0 {
+            out.join(format!("{stamp}-{slug}"))
+        } else {
+            out.join(format!("{stamp}-{slug}-{n}"))
+        };
+        match std::fs::create_dir(&dir) {
+            Ok(()) => return Ok(dir),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => {
+                return Err(StartError::RunDir {
+                    path: dir.display().to_string(),
+                    source: e,
+                });
+            }
+        }
+    }
+    Err(StartError::RunDir {
+        path: out.display().to_string(),
+        source: std::io::Error::other("too many runs this second"),
+    })
+}
+
+/// Run a loaded playbook to the end (restoration included).
+pub async fn run_drill(loaded: Loaded, opts: RunOptions) -> Result<RunSummary, StartError> {
+    let pb = Arc::new(loaded.playbook);
+    let run_dir = create_run_dir(&opts.out_dir, &pb.name)?;
+    let lock = match lock::acquire(&pb.environment, &pb.name, &run_dir.display().to_string()) {
+        Ok(l) => l,
+        Err(e) => {
+            let _ = std::fs::remove_dir(&run_dir);
+            return Err(StartError::Locked(e));
+        }
+    };
+    let jpath = run_dir.join(JOURNAL_FILE);
+    let journal =
+        Journal::open(&jpath, loaded.secrets.clone(), 0.0).map_err(|e| StartError::Journal {
+            path: jpath.display().to_string(),
+            source: e,
+        })?;
+    for o in &opts.observers {
+        journal.add_observer(o.clone());
+    }
+    let run_id = run_dir
+        .file_name()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let unattended = !matches!(opts.interaction, Interaction::Prompt);
+    journal
+        .emit(EventKind::RunStarted {
+            run_id,
+            drill: pb.name.clone(),
+            description: pb.description.clone(),
+            owner: pb.owner.clone(),
+            playbook_path: pb.path.clone(),
+            playbook_hash: pb.hash.clone(),
+            playbook: serde_json::to_value(&*pb).unwrap_or_default(),
+            environment: pb.environment.clone(),
+            vars: serde_json::to_value(&pb.vars).unwrap_or_default(),
+            tool_version: env!("CARGO_PKG_VERSION").into(),
+            operator: super::operator(),
+            unattended,
+            pid: std::process::id(),
+        })
+        .map_err(|e| StartError::Journal {
+            path: jpath.display().to_string(),
+            source: e,
+        })?;
+    let _ = journal.emit(EventKind::LockAcquired {
+        path: lock.path.display().to_string(),
+        stale_previous: lock.stale_previous.clone(),
+    });
+
+    let ctx = StepCtx {
+        playbook: pb.clone(),
+        events: journal.clone(),
+        http: crate::steps::http_client(),
+        run_dir: run_dir.clone(),
+        interaction: opts.interaction.clone(),
+        markers: Default::default(),
+        windows: Default::default(),
+        step_name: String::new(),
+        phase_name: String::new(),
+        children: Default::default(),
+        started_at: Utc::now(),
+    };
+    let cancel = Cancel::new();
+    let registry = Arc::new(Registry::default());
+    let sig_state = Arc::new(SignalState::default());
+    let sig_task = signals::spawn(
+        sig_state.clone(),
+        cancel.clone(),
+        journal.clone(),
+        run_dir.clone(),
+        ctx.children.clone(),
+    )
+    .map_err(StartError::Signals)?;
+    let deadline_task = pb.deadline.map(|d| {
+        let cancel = cancel.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(d.get()).await;
+            cancel.cancel(
+                CancelReason::Deadline,
+                format!("the drill's deadline of {d} passed"),
+            );
+        })
+    });
+    let guard_tasks = guardrails::spawn(&pb.guardrails, &ctx, registry.clone(), cancel.clone());
+    // Journal the cancellation once, whatever caused it.
+    let cancel_logger = {
+        let cancel = cancel.clone();
+        let events = journal.clone();
+        tokio::spawn(async move {
+            cancel.cancelled().await;
+            if let Some((reason, detail)) = cancel.reason() {
+                let _ = events.emit(EventKind::Cancelled { reason, detail });
+            }
+        })
+    };
+
+    let mut failures: Vec<String> = vec![];
+    for phase in pb.phases.iter().filter(|p| p.kind != PhaseKind::Restore) {
+        if cancel.reason().is_some() {
+            break;
+        }
+        failures.extend(run_phase(phase, &ctx, &registry, &cancel, false).await);
+    }
+
+    // Restoration: the restore phase, then anything still applied, newest first.
+    sig_state.restoring.store(true, Ordering::SeqCst);
+    let restore_phase = pb.phases.iter().find(|p| p.kind == PhaseKind::Restore);
+    if registry.anything_applied() {
+        if let Some(p) = restore_phase {
+            failures.extend(run_phase(p, &ctx, &registry, &cancel, true).await);
+        }
+        let rctx = ctx.for_step("restore", "automatic restoration");
+        registry
+            .undo_all(
+                &rctx,
+                "automatic restoration: still applied after the restore phase",
+            )
+            .await;
+    } else if let Some(p) = restore_phase {
+        let _ = journal.emit(EventKind::PhaseStarted {
+            phase: p.name.clone(),
+            kind: p.kind.as_str().into(),
+            budget_seconds: None,
+        });
+        let _ = journal.emit(EventKind::PhaseFinished {
+            phase: p.name.clone(),
+            kind: p.kind.as_str().into(),
+            status: Status::Skipped,
+            detail: Some("nothing was applied, so there is nothing to restore".into()),
+        });
+    }
+    for t in guard_tasks {
+        t.abort();
+    }
+    if let Some(t) = deadline_task {
+        t.abort();
+    }
+    cancel_logger.abort();
+
+    let still_applied: Vec<String> = registry
+        .still_applied()
+        .iter()
+        .map(|a| a.step.clone())
+        .collect();
+    let events = read_journal(&jpath).map(|r| r.events).unwrap_or_default();
+    let metric_values = metrics::evaluate(&pb, &events);
+    for m in &metric_values {
+        let _ = journal.emit(EventKind::Metric {
+            name: m.name.clone(),
+            value: m.value,
+            unit: m.unit.clone(),
+            target: m.target.clone(),
+            met: m.met,
+            resolution_seconds: m.resolution_seconds,
+            detail: m.detail.clone(),
+        });
+        if m.met == Some(false) {
+            failures.push(format!(
+                "metric `{}` missed its target {}",
+                m.name,
+                m.target.as_deref().unwrap_or("")
+            ));
+        }
+    }
+    let reason = cancel.reason();
+    let outcome = if !still_applied.is_empty() {
+        Outcome::RestoreFailed
+    } else {
+        match &reason {
+            Some((CancelReason::Signal, _)) => Outcome::Interrupted,
+            Some(_) => Outcome::Aborted,
+            None if !failures.is_empty() => Outcome::Failed,
+            None => Outcome::Passed,
+        }
+    };
+    let exit_code = exit::for_outcome(outcome);
+    let _ = journal.emit(EventKind::RunFinished {
+        outcome,
+        exit_code,
+        still_applied: still_applied.clone(),
+    });
+    let _ = journal.sync();
+    sig_task.abort();
+    drop(lock);
+    if let Err(e) =
+        crate::report::write_reports(&run_dir, opts.template.as_deref(), opts.junit.as_deref())
+    {
+        let _ = journal.emit(EventKind::Warning {
+            message: format!("could not write the reports: {e}"),
+            step: None,
+        });
+        eprintln!(
+            "gameday: could not write the reports: {e}\n  = hint: rebuild them later with `gameday report {}`",
+            run_dir.display()
+        );
+    }
+    Ok(RunSummary {
+        run_dir,
+        outcome,
+        exit_code,
+        metrics: metric_values,
+        still_applied,
+        cancel: reason,
+        failures,
+    })
+}
+
+/// Run one phase; returns the failures it saw. `restoring` phases are not
+/// stopped by cancellation (only a third signal ends the process).
+async fn run_phase(
+    phase: &Phase,
+    ctx: &StepCtx,
+    registry: &Arc<Registry>,
+    cancel: &Cancel,
+    restoring: bool,
+) -> Vec<String> {
+    let events = &ctx.events;
+    let _ = events.emit(EventKind::PhaseStarted {
+        phase: phase.name.clone(),
+        kind: phase.kind.as_str().into(),
+        budget_seconds: phase.budget.map(|b| b.secs()),
+    });
+    ctx.windows
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push(PhaseWindow {
+            kind: phase.kind,
+            name: phase.name.clone(),
+            start: Utc::now(),
+            end: None,
+        });
+    let mut failures = vec![];
+
+    // Watches run in the background while the steps go on.
+    let phase_over = Cancel::new();
+    let mut watches = vec![];
+    for w in &phase.watches {
+        let w = w.clone();
+        let wctx = ctx.for_step(&phase.name, &w.name);
+        let registry = registry.clone();
+        let over = phase_over.clone();
+        let kind = phase.kind;
+        watches.push(tokio::spawn(async move {
+            tokio::select! {
+                r = run_step(&w, kind, &wctx, &registry, true) => r,
+                _ = over.cancelled() => {
+                    let detail = over.reason().map(|r| r.1).unwrap_or_default();
+                    cancelled_event(&wctx, &w, &detail);
+                    StepResult { status: Status::Cancelled, summary: detail }
+                }
+            }
+        }));
+    }
+
+    let steps = async {
+        let mut fails = vec![];
+        for s in &phase.steps {
+            let sctx = ctx.for_step(&phase.name, &s.name);
+            let r = if restoring {
+                Some(run_step(s, phase.kind, &sctx, registry, false).await)
+            } else {
+                tokio::select! {
+                    r = run_step(s, phase.kind, &sctx, registry, false) => Some(r),
+                    _ = cancel.cancelled() => None,
+                }
+            };
+            match r {
+                None => {
+                    let detail = cancel.reason().map(|r| r.1).unwrap_or_default();
+                    cancelled_event(&sctx, s, &format!("stopped: {detail}"));
+                    break;
+                }
+                Some(r) if r.passed() => {
+                    if restoring {
+                        resolve_covered(ctx, registry, &s.name);
+                    }
+                }
+                Some(r) => {
+                    fails.push(format!("step `{}` failed: {}", s.name, r.summary));
+                    if phase.on_failure == OnFailure::Abort && !restoring {
+                        cancel.cancel(
+                            CancelReason::StepFailed,
+                            format!(
+                                "step `{}` failed in phase `{}`: {}",
+                                s.name, phase.name, r.summary
+                            ),
+                        );
+                        break;
+                    }
+                }
+            }
+        }
+        fails
+    };
+    let step_failures = match phase.budget {
+        Some(b) => match tokio::time::timeout(b.get(), steps).await {
+            Ok(f) => f,
+            Err(_) => {
+                let msg = format!("phase `{}` exceeded its budget of {b}", phase.name);
+                if phase.on_failure == OnFailure::Abort && !restoring {
+                    cancel.cancel(CancelReason::StepFailed, msg.clone());
+                }
+                vec![msg]
+            }
+        },
+        None => steps.await,
+    };
+    failures.extend(step_failures);
+
+    // Watches have their own timeouts; the phase ends when they are done,
+    // unless the drill is being stopped.
+    for w in watches {
+        let r = if restoring {
+            w.await
+        } else {
+            let mut w = w;
+            tokio::select! {
+                r = &mut w => r,
+                _ = cancel.cancelled() => {
+                    phase_over.cancel(CancelReason::StepFailed, format!("stopped: {}", cancel.reason().map(|r| r.1).unwrap_or_default()));
+                    w.await
+                }
+            }
+        };
+        if let Ok(r) = r {
+            if r.status == Status::Failed {
+                failures.push(format!("watch failed: {}", r.summary));
+            }
+        }
+    }
+    if let Some(w) = ctx
+        .windows
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .iter_mut()
+        .rev()
+        .find(|w| w.name == phase.name)
+    {
+        w.end = Some(Utc::now());
+    }
+    let status = if cancel.reason().is_some() && !restoring {
+        Status::Cancelled
+    } else if failures.is_empty() {
+        Status::Passed
+    } else {
+        Status::Failed
+    };
+    let detail = if failures.is_empty() {
+        None
+    } else {
+        Some(failures.join("; "))
+    };
+    let _ = events.emit(EventKind::PhaseFinished {
+        phase: phase.name.clone(),
+        kind: phase.kind.as_str().into(),
+        status,
+        detail,
+    });
+    failures
+}
+
+fn cancelled_event(ctx: &StepCtx, s: &crate::playbook::Step, detail: &str) {
+    let _ = ctx.events.emit(EventKind::StepFinished {
+        phase: ctx.phase_name.clone(),
+        step: s.name.clone(),
+        kind: s.spec.kind().into(),
+        status: Status::Cancelled,
+        summary: detail.to_string(),
+        value: None,
+        evidence: serde_json::Value::Null,
+        attempts: 0,
+        duration_seconds: 0.0,
+        error: None,
+    });
+}
+
+/// A restore-phase step that passed covers the irreversible steps that name it.
+fn resolve_covered(ctx: &StepCtx, registry: &Registry, restore_step: &str) {
+    let covered: Vec<String> = ctx
+        .playbook
+        .all_steps()
+        .filter(|(_, s)| {
+            s.irreversible
+                .as_ref()
+                .is_some_and(|i| i.covered_by == restore_step)
+        })
+        .map(|(_, s)| s.name.clone())
+        .collect();
+    for a in registry
+        .still_applied()
+        .into_iter()
+        .filter(|a| covered.contains(&a.step))
+    {
+        let _ = ctx.events.emit(EventKind::UndoStarted {
+            id: a.id.clone(),
+            reason: format!("covered by restore step `{restore_step}`"),
+        });
+        let _ = ctx.events.emit(EventKind::Undone { id: a.id.clone() });
+        registry.forget(&a.id);
+    }
+}

@@ -1,0 +1,290 @@
+//! Event types of the journal. The schema is append-only: new kinds and new
+//! optional fields may be added; existing ones keep their meaning, because
+//! reports are re-rendered from old journals.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// One journal line.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Event {
+    /// Wall-clock time, UTC, RFC 3339 with milliseconds or finer.
+    pub ts: DateTime<Utc>,
+    /// Monotonic seconds since the run began.
+    pub elapsed: f64,
+    #[serde(flatten)]
+    pub kind: EventKind,
+}
+
+/// How a step, phase or check ended.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Passed,
+    Failed,
+    Skipped,
+    Cancelled,
+}
+
+/// Why the drill stopped early, strongest last (the strongest one wins).
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord)]
+#[serde(rename_all = "snake_case")]
+pub enum CancelReason {
+    /// A step failed in a phase whose `on_failure` is `abort`.
+    StepFailed,
+    /// The drill's `deadline` passed.
+    Deadline,
+    /// A guardrail stayed breached for its `for` duration.
+    Guardrail,
+    /// SIGINT or SIGTERM.
+    Signal,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum EventKind {
+    /// First event of every run.
+    RunStarted {
+        run_id: String,
+        drill: String,
+        description: Option<String>,
+        owner: Option<String>,
+        playbook_path: String,
+        playbook_hash: String,
+        /// The resolved playbook (secrets redacted).
+        playbook: Value,
+        environment: String,
+        vars: Value,
+        tool_version: String,
+        operator: String,
+        unattended: bool,
+        pid: u32,
+    },
+    /// The lock for this drill and environment was taken.
+    LockAcquired {
+        path: String,
+        stale_previous: Option<String>,
+    },
+    /// Difference between a remote clock (Prometheus) and ours.
+    ClockOffset {
+        source: String,
+        offset_seconds: f64,
+        round_trip_seconds: f64,
+    },
+    PhaseStarted {
+        phase: String,
+        kind: String,
+        budget_seconds: Option<f64>,
+    },
+    PhaseFinished {
+        phase: String,
+        kind: String,
+        status: Status,
+        detail: Option<String>,
+    },
+    StepStarted {
+        phase: String,
+        step: String,
+        kind: String,
+        description: String,
+        watch: bool,
+    },
+    /// One failed attempt or poll (kept so gaps in a wait show in the report).
+    StepAttempt {
+        phase: String,
+        step: String,
+        attempt: u32,
+        ok: bool,
+        summary: String,
+        error: Option<String>,
+    },
+    StepFinished {
+        phase: String,
+        step: String,
+        kind: String,
+        status: Status,
+        summary: String,
+        value: Option<f64>,
+        evidence: Value,
+        attempts: u32,
+        duration_seconds: f64,
+        error: Option<String>,
+    },
+    /// A mutating step is about to act: what it will do, the state it
+    /// changes, and how to undo it. fsync'd before the call.
+    Intent {
+        id: String,
+        phase: String,
+        step: String,
+        description: String,
+        pre_state: Value,
+        /// `crate::steps::Undo`, serialized; null when the step has no automatic undo.
+        undo: Option<Value>,
+    },
+    /// The mutating call succeeded (or may have: `certain: false` after a timeout).
+    Applied {
+        id: String,
+        certain: bool,
+    },
+    /// The mutating call failed before changing anything.
+    ApplyFailed {
+        id: String,
+        error: String,
+    },
+    UndoStarted {
+        id: String,
+        reason: String,
+    },
+    Undone {
+        id: String,
+    },
+    UndoFailed {
+        id: String,
+        error: String,
+    },
+    /// A named instant. `at` is the best estimate; `observed_at` when the runner saw it.
+    Marker {
+        name: String,
+        at: DateTime<Utc>,
+        observed_at: DateTime<Utc>,
+        /// Error bar of `at`, in seconds (scrape + evaluation interval), when known.
+        resolution_seconds: Option<f64>,
+        source: String,
+        step: String,
+    },
+    /// A value recorded by a step's `record:`.
+    Recorded {
+        name: String,
+        value: f64,
+        unit: Option<String>,
+        step: String,
+    },
+    GuardrailArmed {
+        names: Vec<String>,
+    },
+    GuardrailState {
+        name: String,
+        ok: bool,
+        summary: String,
+    },
+    GuardrailBreached {
+        name: String,
+        since: DateTime<Utc>,
+        summary: String,
+    },
+    ManualPrompt {
+        step: String,
+        prompt: String,
+    },
+    ManualConfirmed {
+        step: String,
+        by: String,
+        answer: Option<String>,
+        automatic: bool,
+    },
+    /// A signal arrived; `count` is how many so far.
+    Signal {
+        signal: String,
+        count: u32,
+        action: String,
+    },
+    /// The drill is stopping early.
+    Cancelled {
+        reason: CancelReason,
+        detail: String,
+    },
+    Warning {
+        message: String,
+        step: Option<String>,
+    },
+    /// Evaluated at the end of the run.
+    Metric {
+        name: String,
+        value: Option<f64>,
+        unit: String,
+        target: Option<String>,
+        met: Option<bool>,
+        resolution_seconds: Option<f64>,
+        detail: String,
+    },
+    /// An acknowledged canary write (data-safety steps).
+    CanaryWrite {
+        step: String,
+        seq: u64,
+        key: String,
+        region: String,
+        version: Option<String>,
+        acked_at: DateTime<Utc>,
+    },
+    /// A file written into the run directory (chart data, evidence).
+    Artifact {
+        name: String,
+        path: String,
+        description: String,
+    },
+    RunFinished {
+        outcome: Outcome,
+        exit_code: i32,
+        still_applied: Vec<String>,
+    },
+    /// `gameday restore` started on this run directory.
+    RestoreStarted {
+        operator: String,
+        pid: u32,
+    },
+    RestoreFinished {
+        still_applied: Vec<String>,
+    },
+}
+
+/// The one-word result of a run (report.json `outcome`).
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    Passed,
+    Failed,
+    Aborted,
+    Interrupted,
+    RestoreFailed,
+    /// The journal ends without `run_finished` (crash, SIGKILL, reboot).
+    Incomplete,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Passed => "passed",
+            Outcome::Failed => "failed",
+            Outcome::Aborted => "aborted",
+            Outcome::Interrupted => "interrupted",
+            Outcome::RestoreFailed => "restore_failed",
+            Outcome::Incomplete => "incomplete",
+        }
+    }
+}
+
+impl EventKind {
+    /// Events the engine must not outrun: fsync'd before `emit` returns.
+    pub fn is_critical(&self) -> bool {
+        matches!(
+            self,
+            EventKind::RunStarted { .. }
+                | EventKind::PhaseStarted { .. }
+                | EventKind::PhaseFinished { .. }
+                | EventKind::Intent { .. }
+                | EventKind::Applied { .. }
+                | EventKind::ApplyFailed { .. }
+                | EventKind::UndoStarted { .. }
+                | EventKind::Undone { .. }
+                | EventKind::UndoFailed { .. }
+                | EventKind::Marker { .. }
+                | EventKind::CanaryWrite { .. }
+                | EventKind::Cancelled { .. }
+                | EventKind::GuardrailBreached { .. }
+                | EventKind::ManualConfirmed { .. }
+                | EventKind::RunFinished { .. }
+                | EventKind::RestoreFinished { .. }
+        )
+    }
+}

@@ -1,0 +1,12 @@
+//! The playbook model: types, loading, interpolation, validation and
+//! diagnostics. Nothing in here talks to a network or runs a command.
+
+pub mod duration;
+pub mod expect;
+pub mod interp;
+pub mod load;
+pub mod model;
+pub mod spec;
+
+pub use load::{LoadOptions, Loaded, load};
+pub use model::*;

@@ -1,0 +1,219 @@
+//! The typed playbook: what `load` produces and the engine runs. Every node
+//! that a later check may need to point at keeps its `Pos`.
+
+use super::duration::{NonNegative, Positive};
+use super::expect::Comparison;
+use super::spec::StepSpec;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// A 1-based line and column in the playbook file.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Pos {
+    pub line: usize,
+    pub col: usize,
+}
+
+/// The six-phase drill script of DOMAIN.md (the report is the sixth).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PhaseKind {
+    Precheck,
+    Isolate,
+    Observe,
+    Validate,
+    Restore,
+}
+
+impl PhaseKind {
+    pub const NAMES: &'static [&'static str] =
+        &["precheck", "isolate", "observe", "validate", "restore"];
+
+    pub fn parse(s: &str) -> Option<PhaseKind> {
+        Some(match s {
+            "precheck" => PhaseKind::Precheck,
+            "isolate" => PhaseKind::Isolate,
+            "observe" => PhaseKind::Observe,
+            "validate" => PhaseKind::Validate,
+            "restore" => PhaseKind::Restore,
+            _ => return None,
+        })
+    }
+
+    pub fn as_str(self) -> &'static str {
+        Self::NAMES[self as usize]
+    }
+
+    /// What a failed step does when the phase does not say.
+    pub fn default_on_failure(self) -> OnFailure {
+        match self {
+            PhaseKind::Precheck | PhaseKind::Isolate => OnFailure::Abort,
+            _ => OnFailure::Continue,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OnFailure {
+    /// Stop the drill and go straight to restoration.
+    Abort,
+    /// Record the failure (the drill fails) and go on.
+    Continue,
+}
+
+/// A loaded, interpolated, validated playbook.
+#[derive(Debug, Clone, Serialize)]
+pub struct Playbook {
+    pub name: String,
+    pub description: Option<String>,
+    pub owner: Option<String>,
+    /// May run from cron with `--yes`.
+    pub unattended: bool,
+    /// The whole drill must finish (restoration starts) by then.
+    pub deadline: Option<Positive>,
+    /// The environment the values came from (`--env` file name), or `default`.
+    pub environment: String,
+    /// Var values after defaults, environment file and `--var` (secrets excluded).
+    pub vars: BTreeMap<String, String>,
+    pub connections: Connections,
+    pub phases: Vec<Phase>,
+    pub guardrails: Vec<Guardrail>,
+    pub metrics: Vec<MetricDef>,
+    /// The file as named on the command line.
+    pub path: String,
+    /// sha256 of the file's bytes.
+    pub hash: String,
+}
+
+/// Where the systems the steps talk to are. Each step kind documents which
+/// of these it needs.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Connections {
+    #[serde(default)]
+    pub prometheus: Option<serde_json::Value>,
+    #[serde(default)]
+    pub alertmanager: Option<serde_json::Value>,
+    #[serde(default)]
+    pub aws: Option<serde_json::Value>,
+    #[serde(default)]
+    pub postgres: Option<serde_json::Value>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Phase {
+    pub kind: PhaseKind,
+    pub name: String,
+    pub budget: Option<Positive>,
+    pub on_failure: OnFailure,
+    pub steps: Vec<Step>,
+    /// Background waits that run while the phase's steps go on.
+    pub watches: Vec<Step>,
+    pub pos: Pos,
+}
+
+/// How to wait on a read-only check: poll every `every` until it holds, for at most `timeout`.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WaitPolicy {
+    pub every: Positive,
+    pub timeout: Positive,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Step {
+    pub name: String,
+    pub spec: StepSpec,
+    /// Time limit of one attempt.
+    pub timeout: Positive,
+    /// Extra attempts after a failed one (errors only; a condition that does not hold is not retried unless waited on).
+    pub retries: u32,
+    /// Pause before the first retry; doubles each time.
+    pub backoff: Positive,
+    /// Record the instant the step succeeded as this marker.
+    pub mark: Option<String>,
+    /// Record the step's measured value under this name (for value metrics).
+    pub record: Option<String>,
+    /// Poll the check until it holds.
+    pub wait: Option<WaitPolicy>,
+    /// For mutating steps that cannot be undone automatically: why, and the
+    /// restore-phase step that covers it.
+    pub irreversible: Option<Irreversible>,
+    pub pos: Pos,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Irreversible {
+    /// Why there is no automatic undo.
+    pub reason: String,
+    /// The name of the restore-phase step that covers it (usually a manual step).
+    pub covered_by: String,
+}
+
+/// A check that must keep holding from the first mutating step until restoration ends.
+#[derive(Debug, Clone, Serialize)]
+pub struct Guardrail {
+    pub step: Step,
+    /// How long the check may fail before the drill aborts.
+    pub for_: NonNegative,
+    pub every: Positive,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct MetricDef {
+    pub name: String,
+    pub source: MetricSource,
+    pub target: Option<Comparison>,
+    pub description: Option<String>,
+    pub pos: Pos,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MetricSource {
+    /// Seconds from marker `from` to marker `to`.
+    Between { from: String, to: String },
+    /// A value recorded by a step's `record:`.
+    Value {
+        record: String,
+        unit: Option<String>,
+    },
+}
+
+impl Playbook {
+    /// Every step of every phase, watches and guardrails included, with its phase.
+    pub fn all_steps(&self) -> impl Iterator<Item = (Option<&Phase>, &Step)> {
+        self.phases
+            .iter()
+            .flat_map(|p| {
+                p.steps
+                    .iter()
+                    .chain(p.watches.iter())
+                    .map(move |s| (Some(p), s))
+            })
+            .chain(self.guardrails.iter().map(|g| (None, &g.step)))
+    }
+}
+
+impl Playbook {
+    /// A playbook with nothing in it, for contexts that only undo (restore after a crash).
+    pub fn empty(name: &str) -> Playbook {
+        Playbook {
+            name: name.to_string(),
+            description: None,
+            owner: None,
+            unattended: true,
+            deadline: None,
+            environment: "default".into(),
+            vars: BTreeMap::new(),
+            connections: Connections::default(),
+            phases: vec![],
+            guardrails: vec![],
+            metrics: vec![],
+            path: String::new(),
+            hash: String::new(),
+        }
+    }
+}

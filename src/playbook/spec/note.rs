@@ -1,0 +1,10 @@
+//! `kind: note`: a line for the journal and the report (what the team should
+//! look at now, a link to a dashboard).
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NoteSpec {
+    pub text: String,
+}

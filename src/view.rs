@@ -1,0 +1,270 @@
+//! The terminal view: a consumer of the event stream that shows a person on
+//! a call what is happening — phase and step, UTC time and T+ offset, each
+//! marker as it is set, a countdown during fixed waits, guardrail state.
+//! Writes to stderr (stdout is for the run directory path and the summary).
+//! `--log-format json` swaps it for one JSON event per line.
+
+use crate::journal::event::Status;
+use crate::journal::writer::Observer;
+use crate::journal::{Event, EventKind};
+use crate::playbook::Playbook;
+use crate::playbook::spec::StepSpec;
+use console::style;
+use indicatif::{ProgressBar, ProgressStyle};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// Human-readable progress on stderr.
+pub struct TerminalView {
+    playbook: Arc<Playbook>,
+    bar: Mutex<Option<ProgressBar>>,
+}
+
+impl TerminalView {
+    pub fn new(playbook: Arc<Playbook>) -> Arc<TerminalView> {
+        Arc::new(TerminalView {
+            playbook,
+            bar: Mutex::new(None),
+        })
+    }
+
+    fn line(&self, e: &Event, text: String) {
+        let stamp = e.ts.format("%H:%M:%S%.3fZ");
+        let line = format!(
+            "{}  {}  {text}",
+            style(stamp).dim(),
+            style(format!("T+{:>7.1}s", e.elapsed)).dim()
+        );
+        match &*self.bar.lock().unwrap_or_else(|e| e.into_inner()) {
+            Some(b) if !b.is_hidden() => b.println(line),
+            _ => eprintln!("{line}"),
+        }
+    }
+}
+
+impl Observer for TerminalView {
+    fn event(&self, e: &Event) {
+        match &e.kind {
+            EventKind::RunStarted {
+                drill,
+                environment,
+                operator,
+                ..
+            } => {
+                self.line(
+                    e,
+                    format!(
+                        "{} drill {} in environment {} by {}",
+                        style("gameday").bold(),
+                        style(drill).bold(),
+                        style(environment).bold(),
+                        operator
+                    ),
+                );
+            }
+            EventKind::PhaseStarted { phase, kind, .. } => self.line(
+                e,
+                format!(
+                    "{} {}",
+                    style("▶ phase").cyan().bold(),
+                    style(if phase == kind {
+                        phase.clone()
+                    } else {
+                        format!("{phase} ({kind})")
+                    })
+                    .bold()
+                ),
+            ),
+            EventKind::PhaseFinished {
+                phase,
+                status,
+                detail,
+                ..
+            } => {
+                let s = match status {
+                    Status::Passed => style("passed".to_string()).green(),
+                    Status::Skipped => style("skipped".to_string()).dim(),
+                    Status::Cancelled => style("stopped".to_string()).yellow(),
+                    Status::Failed => style("failed".to_string()).red(),
+                };
+                let d = detail
+                    .as_ref()
+                    .map(|d| format!(" — {d}"))
+                    .unwrap_or_default();
+                self.line(e, format!("  phase {phase} {s}{d}"));
+            }
+            EventKind::StepStarted {
+                step,
+                watch,
+                description,
+                ..
+            } => {
+                let what = if *watch { "watching" } else { "running" };
+                let d = if description.is_empty() {
+                    String::new()
+                } else {
+                    format!("  {}", style(description).dim())
+                };
+                self.line(e, format!("    {what} {step}{d}"));
+                let wait =
+                    self.playbook
+                        .all_steps()
+                        .find_map(|(_, s)| match (&s.spec, s.name == *step) {
+                            (StepSpec::Wait(w), true) => Some(w.duration.get()),
+                            _ => None,
+                        });
+                if let Some(d) = wait.filter(|d| {
+                    !d.is_zero() && std::io::IsTerminal::is_terminal(&std::io::stderr())
+                }) {
+                    let pb = ProgressBar::new(d.as_millis() as u64);
+                    pb.set_style(
+                        ProgressStyle::with_template(
+                            "      {spinner} {msg} [{bar:30}] {elapsed} / {duration}",
+                        )
+                        .unwrap_or_else(|_| ProgressStyle::default_bar())
+                        .progress_chars("=> "),
+                    );
+                    pb.set_message(step.clone());
+                    pb.enable_steady_tick(Duration::from_millis(200));
+                    let pb2 = pb.clone();
+                    std::thread::spawn(move || {
+                        let start = std::time::Instant::now();
+                        while !pb2.is_finished() {
+                            pb2.set_position(start.elapsed().as_millis() as u64);
+                            std::thread::sleep(Duration::from_millis(100));
+                        }
+                    });
+                    *self.bar.lock().unwrap_or_else(|e| e.into_inner()) = Some(pb);
+                }
+            }
+            EventKind::StepFinished {
+                step,
+                status,
+                summary,
+                attempts,
+                ..
+            } => {
+                if let Some(b) = self.bar.lock().unwrap_or_else(|e| e.into_inner()).take() {
+                    b.finish_and_clear();
+                }
+                let mark = match status {
+                    Status::Passed => style("✓".to_string()).green(),
+                    Status::Failed => style("✗".to_string()).red(),
+                    Status::Cancelled => style("■".to_string()).yellow(),
+                    Status::Skipped => style("-".to_string()).dim(),
+                };
+                let tries = if *attempts > 1 {
+                    format!(" ({attempts} attempts)")
+                } else {
+                    String::new()
+                };
+                self.line(e, format!("    {mark} {step}: {summary}{tries}"));
+            }
+            EventKind::StepAttempt {
+                step,
+                error: Some(err),
+                ..
+            } => self.line(e, format!("      {} {step}: {err}", style("!").yellow())),
+            EventKind::Marker {
+                name,
+                at,
+                resolution_seconds,
+                source,
+                ..
+            } => {
+                let res = resolution_seconds
+                    .map(|r| format!(" ±{r:.1}s"))
+                    .unwrap_or_default();
+                self.line(
+                    e,
+                    format!(
+                        "    {} {} at {}{res} ({source})",
+                        style("◆ marker").magenta().bold(),
+                        style(name).bold(),
+                        at.format("%H:%M:%S%.3fZ")
+                    ),
+                );
+            }
+            EventKind::Intent {
+                step, description, ..
+            } => self.line(
+                e,
+                format!("    {} {step}: {description}", style("→ applying").yellow()),
+            ),
+            EventKind::UndoStarted { id, reason } => self.line(
+                e,
+                format!("    {} {id} ({reason})", style("↩ undoing").yellow()),
+            ),
+            EventKind::Undone { id } => {
+                self.line(e, format!("    {} {id}", style("↩ undone").green()))
+            }
+            EventKind::UndoFailed { id, error } => self.line(
+                e,
+                format!("    {} {id}: {error}", style("↩ UNDO FAILED").red().bold()),
+            ),
+            EventKind::GuardrailArmed { names } => self.line(
+                e,
+                format!(
+                    "  {} {}",
+                    style("guardrails armed:").cyan(),
+                    names.join(", ")
+                ),
+            ),
+            EventKind::GuardrailState { name, ok, summary } => {
+                let s = if *ok {
+                    style("ok".to_string()).green()
+                } else {
+                    style("FAILING".to_string()).red()
+                };
+                self.line(e, format!("  guardrail {name} {s}: {summary}"));
+            }
+            EventKind::GuardrailBreached { name, summary, .. } => self.line(
+                e,
+                format!(
+                    "  {} {name}: {summary}",
+                    style("GUARDRAIL BREACHED").red().bold()
+                ),
+            ),
+            EventKind::Cancelled { detail, .. } => self.line(
+                e,
+                format!("  {} {detail}; restoring", style("stopping:").red().bold()),
+            ),
+            EventKind::ManualConfirmed {
+                step,
+                by,
+                automatic,
+                ..
+            } => {
+                let how = if *automatic {
+                    "confirmed automatically"
+                } else {
+                    "confirmed"
+                };
+                self.line(e, format!("    {step}: {how} by {by}"));
+            }
+            EventKind::Warning { message, .. } => {
+                self.line(e, format!("  {} {message}", style("warning:").yellow()))
+            }
+            EventKind::ClockOffset {
+                source,
+                offset_seconds,
+                ..
+            } => self.line(
+                e,
+                format!("  clock offset of {source}: {offset_seconds:+.3}s"),
+            ),
+            _ => {}
+        }
+    }
+}
+
+/// One JSON event per line on stderr, for machines.
+pub struct JsonLog;
+
+impl Observer for JsonLog {
+    fn event(&self, e: &Event) {
+        if let Ok(s) = serde_json::to_string(e) {
+            eprintln!("{s}");
+        }
+    }
+}

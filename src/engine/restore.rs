@@ -261,6 +261,7 @@ pub async fn restore_run_dir(run_dir: &Path, quiet: bool) -> i32 {
         phase_name: "restore".into(),
         children: Default::default(),
         started_at: chrono::Utc::now(),
+        clients: Default::default(),
     };
     let mut left = vec![];
     for a in pending.iter().rev() {

@@ -164,6 +164,7 @@ pub async fn run_drill(loaded: Loaded, opts: RunOptions) -> Result<RunSummary, S
         phase_name: String::new(),
         children: Default::default(),
         started_at: Utc::now(),
+        clients: Default::default(),
     };
     let cancel = Cancel::new();
     let registry = Arc::new(Registry::default());

@@ -7,6 +7,7 @@
 //! calls [`Step::run`]. An [`Undo`] is plain serializable data, so
 //! `gameday restore` can run it from the journal after a crash.
 
+pub mod clients;
 pub mod http;
 pub mod manual;
 pub mod note;
@@ -200,6 +201,8 @@ pub struct StepCtx {
     pub children: Arc<Mutex<Vec<i32>>>,
     /// Wall time the drill started (first event).
     pub started_at: DateTime<Utc>,
+    /// Lazily-built network clients shared by all steps.
+    pub clients: Arc<clients::Clients>,
 }
 
 impl StepCtx {
@@ -217,6 +220,7 @@ impl StepCtx {
             phase_name: phase.to_string(),
             children: self.children.clone(),
             started_at: self.started_at,
+            clients: self.clients.clone(),
         }
     }
 

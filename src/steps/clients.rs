@@ -1,0 +1,7 @@
+//! Network clients shared by all steps of a run, built lazily on first use
+//! (an AWS SDK config, a Prometheus client). Each step area adds its own
+//! field here; everything else in `StepCtx` stays untouched.
+
+/// Lazily-built clients of one run.
+#[derive(Default)]
+pub struct Clients {}

@@ -1,6 +1,7 @@
 //! The command line: parsing (clap), one module per command, and the one
 //! place where errors become messages and exit codes (see `engine::exit`).
 
+mod history;
 mod plan;
 mod run;
 
@@ -84,6 +85,8 @@ pub enum Command {
         #[arg(long, value_name = "FILE")]
         junit: Option<PathBuf>,
     },
+    /// Every run under DIR, each compared with the previous run of the same drill and environment.
+    History(history::HistoryArgs),
 }
 
 /// Load a playbook or return its diagnostics.
@@ -180,7 +183,7 @@ pub fn main() -> i32 {
             Ok(s) => {
                 eprintln!(
                     "gameday: reports of drill `{}` ({}) written to {}",
-                    s.drill,
+                    s.run.drill,
                     s.outcome.as_str(),
                     run_dir.display()
                 );
@@ -192,6 +195,7 @@ pub fn main() -> i32 {
                 exit::INVALID
             }
         },
+        Command::History(a) => history::history(a),
     }
 }
 

@@ -1,17 +1,31 @@
-//! Reports: pure functions of a run directory's `journal.jsonl`. `write_reports`
-//! renders `report.json` and `report.md` (and JUnit on request) and can be
-//! re-run at any time (`gameday report RUN_DIR`), also for crashed runs.
+//! Reports: pure functions of a run directory's `journal.jsonl` (plus the
+//! chart data the run stored beside it). `write_reports` builds the report
+//! model (`model`), then renders `report.json` (`json`), `report.md`
+//! (`markdown`, from a template), the SVG charts (`charts`) and, on request,
+//! JUnit XML (`junit`). It can be re-run at any time (`gameday report
+//! RUN_DIR`), also for crashed runs, and gives the same files for the same
+//! journal. `history` compares runs of the same drill over time.
 
-use crate::journal::event::Outcome;
-use crate::journal::{Event, EventKind, JOURNAL_FILE, read_journal};
-use serde::Serialize;
-use serde_json::{Value, json};
-use std::collections::BTreeMap;
+pub mod advice;
+pub mod charts;
+pub mod history;
+pub mod json;
+pub mod junit;
+pub mod markdown;
+pub mod model;
+
+use crate::journal::{Event, JOURNAL_FILE, read_journal};
+pub use model::Report;
 use std::path::Path;
+
+/// What `write_reports` returns (the report model).
+pub type Summary = Report;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReportError {
-    #[error("cannot read {path}: {source}")]
+    #[error(
+        "cannot read {path}: {source}\n  = hint: name a run directory, such as reports/20261122T101500Z-hello"
+    )]
     Read {
         path: String,
         source: std::io::Error,
@@ -23,94 +37,39 @@ pub enum ReportError {
         path: String,
         source: std::io::Error,
     },
-    #[error("template {path}: {message}")]
-    Template { path: String, message: String },
+    #[error("cannot read the template {path}: {source}")]
+    TemplateRead {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{0}\n  = hint: fix the template, or leave out --template to use the shipped one")]
+    Template(#[from] markdown::TemplateError),
 }
 
-/// The facts every report format is built from.
-#[derive(Debug, Clone, Serialize)]
-pub struct Summary {
-    pub schema_version: u32,
-    pub drill: String,
-    pub environment: String,
-    pub operator: String,
-    pub tool_version: String,
-    pub started_at: Option<String>,
-    pub finished_at: Option<String>,
-    pub outcome: Outcome,
-    pub markers: BTreeMap<String, String>,
-    pub metrics: BTreeMap<String, Value>,
-    pub still_applied: Vec<String>,
+/// Build the report model from a journal's events.
+pub fn summarize(events: &[Event]) -> Report {
+    model::build(events)
 }
 
-/// Build the summary from a journal's events.
-pub fn summarize(events: &[Event]) -> Summary {
-    let mut s = Summary {
-        schema_version: 1,
-        drill: String::new(),
-        environment: String::new(),
-        operator: String::new(),
-        tool_version: String::new(),
-        started_at: events
-            .first()
-            .map(|e| e.ts.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
-        finished_at: None,
-        outcome: Outcome::Incomplete,
-        markers: BTreeMap::new(),
-        metrics: BTreeMap::new(),
-        still_applied: vec![],
+/// Write `bytes` to `path` through a temporary file and a rename, so a
+/// reader never sees half a report.
+pub(crate) fn write_file(path: &Path, bytes: &[u8]) -> Result<(), ReportError> {
+    let err = |e| ReportError::Write {
+        path: path.display().to_string(),
+        source: e,
     };
-    let pending = crate::engine::restore::pending_from_journal(events);
-    for e in events {
-        match &e.kind {
-            EventKind::RunStarted {
-                drill,
-                environment,
-                operator,
-                tool_version,
-                ..
-            } => {
-                s.drill = drill.clone();
-                s.environment = environment.clone();
-                s.operator = operator.clone();
-                s.tool_version = tool_version.clone();
-            }
-            EventKind::Marker { name, at, .. } => {
-                s.markers
-                    .entry(name.clone())
-                    .or_insert_with(|| at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true));
-            }
-            EventKind::Metric {
-                name,
-                value,
-                unit,
-                target,
-                met,
-                resolution_seconds,
-                detail,
-            } => {
-                s.metrics.insert(name.clone(), json!({"value": value, "unit": unit, "target": target, "met": met, "resolution_seconds": resolution_seconds, "detail": detail}));
-            }
-            EventKind::RunFinished { outcome, .. } => {
-                s.outcome = *outcome;
-                s.finished_at = Some(e.ts.to_rfc3339_opts(chrono::SecondsFormat::Millis, true));
-            }
-            _ => {}
-        }
-    }
-    s.still_applied = pending.iter().map(|a| a.step.clone()).collect();
-    if !s.still_applied.is_empty() && s.outcome != Outcome::Incomplete {
-        s.outcome = Outcome::RestoreFailed;
-    }
-    s
+    let tmp = path.with_extension(format!(
+        "{}.tmp",
+        path.extension()
+            .map(|e| e.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    ));
+    std::fs::write(&tmp, bytes).map_err(err)?;
+    std::fs::rename(&tmp, path).map_err(err)
 }
 
-/// Render every report of `run_dir` from its journal.
-pub fn write_reports(
-    run_dir: &Path,
-    _template: Option<&Path>,
-    _junit: Option<&Path>,
-) -> Result<Summary, ReportError> {
+/// Read and build the report of `run_dir` (nothing written).
+pub fn load(run_dir: &Path) -> Result<Report, ReportError> {
     let jpath = run_dir.join(JOURNAL_FILE);
     let read = read_journal(&jpath).map_err(|e| ReportError::Read {
         path: jpath.display().to_string(),
@@ -121,32 +80,63 @@ pub fn write_reports(
             path: jpath.display().to_string(),
         });
     }
-    let s = summarize(&read.events);
-    let write = |name: &str, text: String| {
-        let p = run_dir.join(name);
-        std::fs::write(&p, text).map_err(|e| ReportError::Write {
-            path: p.display().to_string(),
-            source: e,
-        })
-    };
-    write(
-        "report.json",
-        serde_json::to_string_pretty(&s).unwrap_or_default() + "\n",
-    )?;
-    let mut md = format!("# Drill `{}`: {}\n\n", s.drill, s.outcome.as_str());
-    if !s.still_applied.is_empty() {
-        md.push_str(&format!(
-            "**Still applied: {}**\n\n",
-            s.still_applied.join(", ")
-        ));
-    }
-    md.push_str("| metric | value | target | met |\n|---|---|---|---|\n");
-    for (k, v) in &s.metrics {
-        md.push_str(&format!(
-            "| {k} | {} | {} | {} |\n",
-            v["value"], v["target"], v["met"]
-        ));
-    }
-    write("report.md", md)?;
-    Ok(s)
+    let mut report = model::build(&read.events);
+    report.journal.torn_tail = read.torn_tail;
+    report.journal.unreadable_lines = read.unreadable_lines;
+    Ok(report)
 }
+
+/// Render every report of `run_dir` from its journal: report.json,
+/// report.md, charts/*.svg, and `junit` when asked. Idempotent.
+pub fn write_reports(
+    run_dir: &Path,
+    template: Option<&Path>,
+    junit: Option<&Path>,
+) -> Result<Report, ReportError> {
+    let mut report = load(run_dir)?;
+    // Read the template first: a bad one should fail before anything is written.
+    let custom = match template {
+        Some(p) => Some((
+            p.display().to_string(),
+            std::fs::read_to_string(p).map_err(|e| ReportError::TemplateRead {
+                path: p.display().to_string(),
+                source: e,
+            })?,
+        )),
+        None => None,
+    };
+    let (charts, chart_warnings) = charts::write_charts(run_dir, &report);
+    report.charts = charts;
+    for w in chart_warnings {
+        report.warnings.push(model::WarningInfo {
+            at: report.run.finished_at.clone().unwrap_or_default(),
+            t: String::new(),
+            message: w,
+            step: None,
+        });
+    }
+    report.previous = history::previous_run(run_dir, &report);
+
+    let gantt = charts::mermaid_gantt(&report);
+    let shown_dir = run_dir.display().to_string();
+    let extras = markdown::Extras {
+        run_dir: &shown_dir,
+        gantt: &gantt,
+    };
+    let md = match &custom {
+        Some((name, source)) => markdown::render_with(&report, &extras, name, source)?,
+        None => markdown::render(&report, &extras)?,
+    };
+    write_file(
+        &run_dir.join("report.json"),
+        json::render(&report).as_bytes(),
+    )?;
+    write_file(&run_dir.join("report.md"), md.as_bytes())?;
+    if let Some(j) = junit {
+        write_file(j, junit::render(&report).as_bytes())?;
+    }
+    Ok(report)
+}
+
+#[cfg(test)]
+mod tests;

@@ -20,16 +20,24 @@ fn put_back(r: &Report) -> &'static str {
 
 /// The outcome in one sentence.
 pub fn outcome_line(r: &Report) -> String {
-    let missed: Vec<String> = r
+    let missed_metrics: Vec<(&String, _)> = r
         .metrics
         .iter()
         .filter(|(_, m)| m.met == Some(false))
+        .collect();
+    // Values for one or two; names only beyond that (the summary has the rest).
+    let missed: Vec<String> = missed_metrics
+        .iter()
         .map(|(n, m)| {
-            format!(
-                "{n} {} against a target of {}",
-                m.display,
-                m.target.as_deref().unwrap_or("?")
-            )
+            if missed_metrics.len() <= 2 {
+                format!(
+                    "{n} {} against a target of {}",
+                    m.display,
+                    m.target.as_deref().unwrap_or("?")
+                )
+            } else {
+                n.to_string()
+            }
         })
         .collect();
     let failed: Vec<&str> = r
@@ -63,12 +71,27 @@ pub fn outcome_line(r: &Report) -> String {
             let mut parts = vec![];
             if !missed.is_empty() {
                 parts.push(format!(
-                    "{} missed ({})",
-                    plural(missed.len(), "target", "targets"),
-                    missed.join("; ")
+                    "{} of {} {} missed ({})",
+                    missed.len(),
+                    r.metrics.values().filter(|m| m.target.is_some()).count(),
+                    if r.metrics.values().filter(|m| m.target.is_some()).count() == 1 {
+                        "target"
+                    } else {
+                        "targets"
+                    },
+                    missed.join(if missed_metrics.len() <= 2 {
+                        "; "
+                    } else {
+                        ", "
+                    })
                 ));
             }
-            if !failed.is_empty() {
+            if failed.len() > 3 {
+                parts.push(format!(
+                    "{} failed",
+                    plural(failed.len(), "check", "checks")
+                ));
+            } else if !failed.is_empty() {
                 parts.push(format!(
                     "{} failed ({})",
                     plural(failed.len(), "check", "checks"),

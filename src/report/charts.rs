@@ -263,6 +263,27 @@ fn reference_unix(report: &Report) -> f64 {
         .unwrap_or(0.0)
 }
 
+fn time_range(chart: &Chart) -> Option<(f64, f64)> {
+    let ts = chart
+        .lines
+        .iter()
+        .flat_map(|(_, p)| p.iter().map(|(t, _)| *t));
+    let (lo, hi) = ts.fold((f64::MAX, f64::MIN), |(lo, hi), t| (lo.min(t), hi.max(t)));
+    (lo <= hi).then_some((lo, hi.max(lo + 1.0)))
+}
+
+/// The markers a chart shows (those inside its time range).
+fn markers_in_range(chart: &Chart, report: &Report) -> Vec<String> {
+    let Some((lo, hi)) = time_range(chart) else {
+        return vec![];
+    };
+    marker_points(report)
+        .into_iter()
+        .filter(|(_, t)| *t >= lo && *t <= hi)
+        .map(|(n, _)| n)
+        .collect()
+}
+
 /// Draw one chart as SVG text.
 pub fn render_svg(chart: &Chart, report: &Report) -> Result<String, String> {
     let reference = reference_unix(report);
@@ -293,10 +314,11 @@ pub fn render_svg(chart: &Chart, report: &Report) -> Result<String, String> {
         let e = |e: DrawingAreaErrorKind<std::io::Error>| e.to_string();
         root.fill(&WHITE).map_err(e)?;
         let caption = match &chart.subtitle {
-            Some(s) => format!("{} — {s}", chart.title),
-            None => chart.title.clone(),
+            Some(s) if !s.eq_ignore_ascii_case(&chart.title) => format!("{} — {s}", chart.title),
+            _ => chart.title.clone(),
         };
-        let mut c = ChartBuilder::on(&root)
+        let (plot, side) = root.split_horizontally(790);
+        let mut c = ChartBuilder::on(&plot)
             .caption(caption, ("sans-serif", 18))
             .margin(12)
             .x_label_area_size(40)
@@ -318,11 +340,20 @@ pub fn render_svg(chart: &Chart, report: &Report) -> Result<String, String> {
                 pts.iter().map(|(t, v)| (t - reference, *v)),
                 color.stroke_width(2),
             ))
-            .map_err(e)?
-            .label(label.clone())
-            .legend(move |(x, y)| {
-                PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2))
-            });
+            .map_err(e)?;
+            // The legend, beside the plot so it never hides a line or a marker.
+            let y = 50 + 22 * i as i32;
+            side.draw(&PathElement::new(
+                vec![(8, y), (30, y)],
+                color.stroke_width(3),
+            ))
+            .map_err(e)?;
+            side.draw(&Text::new(
+                label.clone(),
+                (36, y - 7),
+                ("sans-serif", 13).into_font(),
+            ))
+            .map_err(e)?;
         }
         let ytop = y1 - (y1 - y0) * 0.02;
         for (name, at) in &markers {
@@ -340,12 +371,6 @@ pub fn render_svg(chart: &Chart, report: &Report) -> Result<String, String> {
             )))
             .map_err(e)?;
         }
-        c.configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
-            .background_style(WHITE.mix(0.85))
-            .border_style(RGBColor(180, 180, 180))
-            .draw()
-            .map_err(e)?;
         root.present().map_err(e)?;
     }
     Ok(svg)
@@ -373,6 +398,7 @@ pub fn write_charts(run_dir: &Path, report: &Report) -> (Vec<ChartInfo>, Vec<Str
                         title: c.title.clone(),
                         svg: rel,
                         series: c.lines.iter().map(|(l, _)| l.clone()).collect(),
+                        markers: markers_in_range(&c, report),
                     }),
                     Err(e) => warnings.push(e.to_string()),
                 }

@@ -4,13 +4,14 @@
 //! CSV) and the "Compared with the previous run" section of report.md.
 //!
 //! Direction: a metric with a target `<`/`<=` is better lower, `>`/`>=`
-//! better higher; without a target, `ttd`, `ttr`, `conflicts`,
+//! better higher, `==` better closer to the target; without a target, `ttd`, `ttr`, `conflicts`,
 //! `lost_writes` (and names containing `lag`) are better lower, others are
 //! only shown as changed.
 
 use super::model::{self, MetricChange, MetricInfo, PreviousRun, Report, display_value};
 use crate::journal::JOURNAL_FILE;
 use crate::journal::event::Outcome;
+use crate::playbook::expect::{Comparison, Op};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 
@@ -63,18 +64,25 @@ pub fn scan(dir: &Path) -> std::io::Result<(Vec<(PathBuf, Report)>, Vec<String>)
     Ok((runs, warnings))
 }
 
-fn lower_is_better(name: &str, m: Option<&MetricInfo>) -> Option<bool> {
-    if let Some(t) = m.and_then(|m| m.target.as_deref()) {
-        let t = t.trim_start();
-        if t.starts_with('<') {
-            return Some(true);
-        }
-        if t.starts_with('>') {
-            return Some(false);
-        }
+/// How good a value is, as a number where lower is better, judged by the
+/// metric's target: `<`/`<=` lower is better, `>`/`>=` higher, `==`/`!=`
+/// the distance to the target value. None when there is no way to tell.
+fn badness(name: &str, m: Option<&MetricInfo>) -> Option<Box<dyn Fn(f64) -> f64>> {
+    if let Some(c) = m
+        .and_then(|m| m.target.as_deref())
+        .and_then(|t| Comparison::parse(t).ok())
+    {
+        let target = c.value;
+        return Some(match c.op {
+            Op::Lt | Op::Le => Box::new(|v| v),
+            Op::Gt | Op::Ge => Box::new(|v| -v),
+            Op::Eq => Box::new(move |v| (v - target).abs()),
+            Op::Ne => Box::new(move |v| -(v - target).abs()),
+        });
     }
     let n = name.to_ascii_lowercase();
-    (COLUMNS.iter().any(|(c, _)| *c == n) || n.contains("lag")).then_some(true)
+    (COLUMNS.iter().any(|(c, _)| *c == n) || n.contains("lag"))
+        .then(|| Box::new(|v| v) as Box<dyn Fn(f64) -> f64>)
 }
 
 fn signed(v: f64, unit: &str) -> String {
@@ -107,11 +115,10 @@ pub fn compare_metric(
             if d.abs() <= eps {
                 ("same".to_string(), "same".to_string())
             } else {
-                let v = match lower_is_better(name, now.or(before)) {
-                    Some(true) if d < 0.0 => "better",
-                    Some(true) => "worse",
-                    Some(false) if d > 0.0 => "better",
-                    Some(false) => "worse",
+                let v = match badness(name, now.or(before)) {
+                    Some(f) if f(a) < f(b) => "better",
+                    Some(f) if f(a) > f(b) => "worse",
+                    Some(_) => "as good",
                     None => "changed",
                 };
                 (v.to_string(), format!("{} ({v})", signed(d, &unit)))

@@ -351,6 +351,8 @@ pub struct ChartInfo {
     /// Relative to the run directory.
     pub svg: String,
     pub series: Vec<String>,
+    /// Markers drawn on it (those inside its time range), in order.
+    pub markers: Vec<String>,
 }
 
 /// This run against the previous run of the same drill and environment.
@@ -519,7 +521,12 @@ fn expectation_of(step: &Value) -> Option<String> {
             Value::String(s) => s.clone(),
             other => other.to_string(),
         };
-        parts.push(format!("{} {text}", k.replace('_', " ")));
+        let what = k.strip_prefix("expect_").unwrap_or(k);
+        if what == "expect" {
+            parts.push(text);
+        } else {
+            parts.push(format!("{} {text}", what.replace('_', " ")));
+        }
     }
     if parts.is_empty() && kind == "shell" && spec.get("read_only") == Some(&Value::Bool(true)) {
         parts.push("exit code 0".into());
@@ -1449,8 +1456,8 @@ pub(crate) fn metric_info(
     };
     let verdict = match (met, &target, value) {
         (Some(true), _, _) => "met",
-        (_, _, None) => "not measured",
         (Some(false), _, _) => "missed",
+        (_, _, None) => "not measured",
         (None, None, _) => "no target",
         (None, Some(_), _) => "not judged",
     };

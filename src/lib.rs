@@ -2,3 +2,4 @@
 //! the evidence a postmortem needs. See ARCHITECTURE.md for the module map.
 
 pub mod diag;
+pub mod sim;

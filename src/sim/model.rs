@@ -1442,8 +1442,10 @@ mod tests {
 
     #[test]
     fn ground_truth_is_reproducible_for_a_seed() {
-        let mut cfg = SimConfig::default();
-        cfg.isolation_mode = IsolationMode::Partition;
+        let cfg = SimConfig {
+            isolation_mode: IsolationMode::Partition,
+            ..SimConfig::default()
+        };
         let a = script(7, cfg.clone());
         let b = script(7, cfg.clone());
         assert_eq!(a, b);
@@ -1500,8 +1502,10 @@ mod tests {
 
     #[test]
     fn clock_skew_loses_updates_silently() {
-        let mut cfg = SimConfig::default();
-        cfg.isolation_mode = IsolationMode::Partition;
+        let mut cfg = SimConfig {
+            isolation_mode: IsolationMode::Partition,
+            ..SimConfig::default()
+        };
         cfg.faults.clock_skew_ms.insert("eu-west-1".into(), 30_000);
         let mut sim = Sim::new(cfg, 3, T0);
         let eu = sim.region_index("eu-west-1").unwrap();

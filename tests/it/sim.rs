@@ -62,8 +62,10 @@ fn drill(cfg: SimConfig, seed: u64) -> (Sim, Truth) {
 
 #[test]
 fn sim_ground_truth_is_reproducible_for_a_seed() {
-    let mut cfg = SimConfig::default();
-    cfg.isolation_mode = IsolationMode::Partition;
+    let cfg = SimConfig {
+        isolation_mode: IsolationMode::Partition,
+        ..SimConfig::default()
+    };
     let (a_sim, a) = drill(cfg.clone(), 42);
     let (b_sim, b) = drill(cfg.clone(), 42);
     assert_eq!(a, b);
@@ -111,8 +113,10 @@ fn sim_fault_residency_bug_serves_eu_users_in_the_us() {
 
 #[test]
 fn sim_fault_clock_skew_loses_newer_writes_silently() {
-    let mut cfg = SimConfig::default();
-    cfg.isolation_mode = IsolationMode::Partition;
+    let mut cfg = SimConfig {
+        isolation_mode: IsolationMode::Partition,
+        ..SimConfig::default()
+    };
     let (_, plain) = drill(cfg.clone(), 5);
     cfg.faults.clock_skew_ms.insert("eu-west-1".into(), 120_000);
     let (_, skewed) = drill(cfg, 5);
@@ -367,6 +371,17 @@ async fn sim_http_faces_metrics_truth_app_and_faults() {
     sim.shutdown().await;
 }
 
+/// (method, path, x-amz-target, content-type, body, status, text the body must contain)
+type Case = (
+    &'static str,
+    String,
+    Option<String>,
+    &'static str,
+    String,
+    u16,
+    &'static str,
+);
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sim_malformed_requests_get_4xx_with_a_reason() {
     let sim = start(SimConfig::default(), 4).await;
@@ -376,7 +391,7 @@ async fn sim_malformed_requests_get_4xx_with_a_reason() {
     let arc = "ToggleCustomerAPI";
     let big = "x".repeat(70 * 1024);
     // (method, path, x-amz-target, content-type, body, status, text the body must contain)
-    let cases: Vec<(&str, String, Option<String>, &str, String, u16, &str)> = vec![
+    let cases: Vec<Case> = vec![
         ("GET", "/api/v1/query".into(), None, "", String::new(), 400, "bad_data"),
         ("GET", "/api/v1/query?query=sum(".into(), None, "", String::new(), 400, "parse error"),
         ("GET", "/api/v1/query?query=up&time=tomorrow".into(), None, "", String::new(), 400, "invalid parameter \\\"time\\\""),

@@ -1,0 +1,5 @@
+//! All integration tests, compiled into one binary. Each area adds its own module.
+
+mod support;
+
+mod sim;

@@ -296,7 +296,7 @@ pub fn next_steps(r: &Report) -> Vec<Advice> {
         out.push(Advice {
             about: "run".into(),
             finding: "the journal ends before the run did: the runner crashed, was killed or the machine stopped".into(),
-            guidance: "Find out why the runner stopped (host logs, out-of-memory killer, a SIGKILL). Metrics below were computed from the markers set before the stop and are provisional.".into(),
+            guidance: "Find out why the runner stopped (host logs, out-of-memory killer, a SIGKILL). The metrics above were computed from what was recorded before the stop; the ones not measured had no chance to be.".into(),
         });
     }
     for name in &r.guardrails.breached {
@@ -306,7 +306,11 @@ pub fn next_steps(r: &Report) -> Vec<Advice> {
             guidance: "A guardrail protects users while the region is isolated. Find why it breached (see the timeline and the charts) before running the drill again: the system may not yet survive losing this region.".into(),
         });
     }
+    let stopped_early = matches!(r.outcome, Outcome::Interrupted | Outcome::Incomplete);
     for (name, m) in &r.metrics {
+        if stopped_early && m.value.is_none() {
+            continue; // never had the chance to be measured
+        }
         if let Some(a) = metric_advice(r, name, m) {
             out.push(a);
         }

@@ -108,6 +108,10 @@ pub fn compare_metric(
         None => "—".into(),
     };
     let (a, b) = (now.and_then(|m| m.value), before.and_then(|m| m.value));
+    let delta = match (a, b) {
+        (Some(a), Some(b)) => signed(a - b, &unit),
+        _ => String::new(),
+    };
     let (verdict, change) = match (a, b) {
         (Some(a), Some(b)) => {
             let d = a - b;
@@ -140,6 +144,7 @@ pub fn compare_metric(
         before_display: show(before),
         verdict,
         change,
+        delta,
     }
 }
 
@@ -244,13 +249,15 @@ impl Format {
 fn cell(row: &Row, metric: &str, with_change: bool) -> String {
     match row.metrics.iter().find(|m| m.name == metric) {
         None => "—".into(),
-        Some(m) => {
-            if with_change && row.previous_run_id.is_some() && m.verdict != "unknown" {
-                format!("{} ({})", m.now_display, m.change)
-            } else {
-                m.now_display.clone()
+        Some(m) if with_change && row.previous_run_id.is_some() => match m.verdict.as_str() {
+            "better" | "worse" | "as good" | "changed" => {
+                format!("{} ({}, {})", m.now_display, m.delta, m.verdict)
             }
-        }
+            "same" => format!("{} (same)", m.now_display),
+            "gone" => format!("{} (worse: measured last time)", m.now_display),
+            _ => m.now_display.clone(),
+        },
+        Some(m) => m.now_display.clone(),
     }
 }
 

@@ -29,7 +29,7 @@ pub struct TemplateError {
     pub message: String,
 }
 
-fn template_error(name: &str, e: &minijinja::Error) -> TemplateError {
+pub(crate) fn template_error(name: &str, e: &minijinja::Error) -> TemplateError {
     let location = match e.line() {
         Some(l) => format!("{}:{l}", e.name().unwrap_or(name)),
         None => e.name().unwrap_or(name).to_string(),

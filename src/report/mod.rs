@@ -86,25 +86,30 @@ pub fn load(run_dir: &Path) -> Result<Report, ReportError> {
     Ok(report)
 }
 
-/// Render every report of `run_dir` from its journal: report.json,
-/// report.md, charts/*.svg, and `junit` when asked. Idempotent.
-pub fn write_reports(
+/// Every format of one run, rendered.
+pub struct Rendered {
+    pub report: Report,
+    pub json: String,
+    pub markdown: String,
+    pub junit: String,
+}
+
+/// Build the report of `run_dir`, draw its charts into `RUN_DIR/charts/`,
+/// and render every format. `shown_dir` is how the report names the run
+/// directory (in commands to copy); `template` is (name, source) of a
+/// Markdown template instead of the shipped one.
+pub fn render_run(
     run_dir: &Path,
-    template: Option<&Path>,
-    junit: Option<&Path>,
-) -> Result<Report, ReportError> {
+    shown_dir: &str,
+    template: Option<(&str, &str)>,
+) -> Result<Rendered, ReportError> {
     let mut report = load(run_dir)?;
-    // Read the template first: a bad one should fail before anything is written.
-    let custom = match template {
-        Some(p) => Some((
-            p.display().to_string(),
-            std::fs::read_to_string(p).map_err(|e| ReportError::TemplateRead {
-                path: p.display().to_string(),
-                source: e,
-            })?,
-        )),
-        None => None,
-    };
+    if let Some((name, source)) = template {
+        // A template that does not parse fails before anything is drawn.
+        let mut env = minijinja::Environment::new();
+        env.add_template(name, source)
+            .map_err(|e| markdown::template_error(name, &e))?;
+    }
     let (charts, chart_warnings) = charts::write_charts(run_dir, &report);
     report.charts = charts;
     for w in chart_warnings {
@@ -116,26 +121,53 @@ pub fn write_reports(
         });
     }
     report.previous = history::previous_run(run_dir, &report);
-
     let gantt = charts::mermaid_gantt(&report);
-    let shown_dir = run_dir.display().to_string();
     let extras = markdown::Extras {
-        run_dir: &shown_dir,
+        run_dir: shown_dir,
         gantt: &gantt,
     };
-    let md = match &custom {
+    let markdown = match template {
         Some((name, source)) => markdown::render_with(&report, &extras, name, source)?,
         None => markdown::render(&report, &extras)?,
     };
-    write_file(
-        &run_dir.join("report.json"),
-        json::render(&report).as_bytes(),
+    Ok(Rendered {
+        json: json::render(&report),
+        junit: junit::render(&report),
+        markdown,
+        report,
+    })
+}
+
+/// Render every report of `run_dir` from its journal: report.json,
+/// report.md, charts/*.svg, and `junit` when asked. Idempotent: the same
+/// journal gives the same files.
+pub fn write_reports(
+    run_dir: &Path,
+    template: Option<&Path>,
+    junit: Option<&Path>,
+) -> Result<Report, ReportError> {
+    let custom = match template {
+        Some(p) => Some((
+            p.display().to_string(),
+            std::fs::read_to_string(p).map_err(|e| ReportError::TemplateRead {
+                path: p.display().to_string(),
+                source: e,
+            })?,
+        )),
+        None => None,
+    };
+    let shown = run_dir.display().to_string();
+    let r = render_run(
+        run_dir,
+        &shown,
+        custom.as_ref().map(|(n, s)| (n.as_str(), s.as_str())),
     )?;
-    write_file(&run_dir.join("report.md"), md.as_bytes())?;
+    write_file(&run_dir.join("report.json"), r.json.as_bytes())?;
+    write_file(&run_dir.join("report.md"), r.markdown.as_bytes())?;
     if let Some(j) = junit {
-        write_file(j, junit::render(&report).as_bytes())?;
+        write_file(j, r.junit.as_bytes())?;
     }
-    Ok(report)
+    Ok(r.report)
 }
 
 #[cfg(test)]

@@ -376,6 +376,8 @@ pub struct MetricChange {
     pub verdict: String,
     /// `−12.0 s (better)`.
     pub change: String,
+    /// `−12.0 s`, or empty when there is nothing to subtract.
+    pub delta: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, Default)]
@@ -1515,7 +1517,7 @@ fn provisional_metric(
     };
     let met = match (&d.target, value) {
         (Some(t), Some(v)) => Comparison::parse(t).ok().map(|c| c.holds(v)),
-        (Some(_), None) => Some(false),
+        // The run stopped before it could be measured: not a verdict.
         _ => None,
     };
     metric_info(

@@ -217,6 +217,18 @@ fn metric_advice(r: &Report, name: &str, m: &MetricInfo) -> Option<Advice> {
             _ => None,
         };
     }
+    if m.value.is_none() {
+        // Only the timing metrics say something when their marker never came.
+        return m.target.as_ref().map(|_| Advice {
+            about: name.to_string(),
+            finding: format!("not measured: {}", m.detail),
+            guidance: if r.outcome == Outcome::Aborted {
+                "The drill stopped before this was measured: its value is unknown, not good. Measure it in the next run.".into()
+            } else {
+                "The step that records it did not run or recorded no value: fix the playbook or the step so the next run measures it.".into()
+            },
+        });
+    }
     if n.contains("lag") || n.contains("catch") || n.contains("replication") {
         return missed.then(|| Advice {
             about: name.to_string(),
@@ -297,6 +309,25 @@ pub fn next_steps(r: &Report) -> Vec<Advice> {
             about: "run".into(),
             finding: "the journal ends before the run did: the runner crashed, was killed or the machine stopped".into(),
             guidance: "Find out why the runner stopped (host logs, out-of-memory killer, a SIGKILL). The metrics above were computed from what was recorded before the stop; the ones not measured had no chance to be.".into(),
+        });
+    }
+    if r.outcome == Outcome::Interrupted {
+        let signals: Vec<&str> = r.signals.iter().map(|s| s.signal.as_str()).collect();
+        out.push(Advice {
+            about: "run".into(),
+            finding: format!(
+                "an operator stopped the drill{}{}",
+                r.cancelled
+                    .as_ref()
+                    .map(|c| format!(" at {}", c.t))
+                    .unwrap_or_default(),
+                if signals.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({})", signals.join(", "))
+                }
+            ),
+            guidance: "Nothing after the stop was observed. Note why it was stopped in the review (the timeline shows what was happening), then run the drill again to the end.".into(),
         });
     }
     for name in &r.guardrails.breached {

@@ -23,3 +23,9 @@ pub fn render(report: &Report) -> String {
     s.push('\n');
     s
 }
+
+/// Write report.json to `w` without building the text in memory.
+pub fn write(w: &mut impl std::io::Write, report: &Report) -> std::io::Result<()> {
+    serde_json::to_writer_pretty(&mut *w, report)?;
+    w.write_all(b"\n")
+}

@@ -71,14 +71,7 @@ fn cases(r: &Report) -> Vec<Case> {
                 } else {
                     s.summary.clone()
                 },
-                format!(
-                    "{}{}",
-                    text,
-                    s.error
-                        .as_deref()
-                        .map(|e| format!("error: {e}\n"))
-                        .unwrap_or_default()
-                ),
+                s.error.clone().unwrap_or_default(),
             ),
             "unfinished" => Verdict::Skipped("the run stopped before this step finished".into()),
             other => Verdict::Skipped(format!("{other}: {}", s.summary)),

@@ -14,7 +14,8 @@ pub mod junit;
 pub mod markdown;
 pub mod model;
 
-use crate::journal::{Event, JOURNAL_FILE, read_journal};
+use crate::journal::reader::for_each_event;
+use crate::journal::{Event, EventKind, JOURNAL_FILE};
 pub use model::Report;
 use std::path::Path;
 
@@ -54,6 +55,14 @@ pub fn summarize(events: &[Event]) -> Report {
 /// Write `bytes` to `path` through a temporary file and a rename, so a
 /// reader never sees half a report.
 pub(crate) fn write_file(path: &Path, bytes: &[u8]) -> Result<(), ReportError> {
+    write_file_with(path, |w| std::io::Write::write_all(w, bytes))
+}
+
+/// Write `path` with `f` through a temporary file and a rename.
+pub(crate) fn write_file_with(
+    path: &Path,
+    f: impl FnOnce(&mut std::io::BufWriter<std::fs::File>) -> std::io::Result<()>,
+) -> Result<(), ReportError> {
     let err = |e| ReportError::Write {
         path: path.display().to_string(),
         source: e,
@@ -64,26 +73,61 @@ pub(crate) fn write_file(path: &Path, bytes: &[u8]) -> Result<(), ReportError> {
             .map(|e| e.to_string_lossy().into_owned())
             .unwrap_or_default()
     ));
-    std::fs::write(&tmp, bytes).map_err(err)?;
+    let mut w = std::io::BufWriter::new(std::fs::File::create(&tmp).map_err(err)?);
+    f(&mut w).map_err(err)?;
+    std::io::Write::flush(&mut w).map_err(err)?;
+    drop(w);
     std::fs::rename(&tmp, path).map_err(err)
 }
 
-/// Read and build the report of `run_dir` (nothing written).
+/// Read and build the report of `run_dir` (nothing written). The journal
+/// is read twice, one line at a time: first for the instants every offset
+/// counts from (the first event, the `isolated` marker), then to build.
 pub fn load(run_dir: &Path) -> Result<Report, ReportError> {
     let jpath = run_dir.join(JOURNAL_FILE);
-    let read = read_journal(&jpath).map_err(|e| ReportError::Read {
+    let read_err = |e| ReportError::Read {
         path: jpath.display().to_string(),
         source: e,
-    })?;
-    if read.events.is_empty() {
+    };
+    let mut start = None;
+    let mut isolated = None;
+    // Markers are few: parse only the lines that can hold one.
+    scan_lines(&jpath, |line| {
+        if start.is_none() || (isolated.is_none() && line.contains(r#""event":"marker""#)) {
+            if let Ok(e) = serde_json::from_str::<Event>(line) {
+                start.get_or_insert(e.ts);
+                if let EventKind::Marker { name, at, .. } = &e.kind {
+                    if name == model::REFERENCE_MARKER {
+                        isolated.get_or_insert(*at);
+                    }
+                }
+            }
+        }
+    })
+    .map_err(read_err)?;
+    let Some(start) = start else {
         return Err(ReportError::Empty {
             path: jpath.display().to_string(),
         });
-    }
-    let mut report = model::build(&read.events);
+    };
+    let mut builder = model::Builder::new(start, isolated);
+    let read = for_each_event(&jpath, |e| builder.feed(&e)).map_err(read_err)?;
+    let mut report = builder.finish();
     report.journal.torn_tail = read.torn_tail;
     report.journal.unreadable_lines = read.unreadable_lines;
     Ok(report)
+}
+
+/// Call `f` with every line of `path`.
+fn scan_lines(path: &Path, mut f: impl FnMut(&str)) -> std::io::Result<()> {
+    use std::io::BufRead;
+    let mut reader = std::io::BufReader::with_capacity(1 << 16, std::fs::File::open(path)?);
+    let mut buf = Vec::new();
+    while reader.read_until(b'\n', &mut buf)? > 0 {
+        f(&String::from_utf8_lossy(&buf));
+        buf.clear();
+    }
+    Ok(())
 }
 
 /// Every format of one run, rendered.
@@ -94,15 +138,14 @@ pub struct Rendered {
     pub junit: String,
 }
 
-/// Build the report of `run_dir`, draw its charts into `RUN_DIR/charts/`,
-/// and render every format. `shown_dir` is how the report names the run
-/// directory (in commands to copy); `template` is (name, source) of a
-/// Markdown template instead of the shipped one.
-pub fn render_run(
-    run_dir: &Path,
-    shown_dir: &str,
-    template: Option<(&str, &str)>,
-) -> Result<Rendered, ReportError> {
+/// A report ready to render: built, its charts drawn into `RUN_DIR/charts/`,
+/// compared with the previous run, with its Gantt chart.
+struct Prepared {
+    report: Report,
+    gantt: String,
+}
+
+fn prepare(run_dir: &Path, template: Option<(&str, &str)>) -> Result<Prepared, ReportError> {
     let mut report = load(run_dir)?;
     if let Some((name, source)) = template {
         // A template that does not parse fails before anything is drawn.
@@ -122,19 +165,40 @@ pub fn render_run(
     }
     report.previous = history::previous_run(run_dir, &report);
     let gantt = charts::mermaid_gantt(&report);
+    Ok(Prepared { report, gantt })
+}
+
+fn markdown_of(
+    p: &Prepared,
+    shown_dir: &str,
+    template: Option<(&str, &str)>,
+) -> Result<String, ReportError> {
     let extras = markdown::Extras {
         run_dir: shown_dir,
-        gantt: &gantt,
+        gantt: &p.gantt,
     };
-    let markdown = match template {
-        Some((name, source)) => markdown::render_with(&report, &extras, name, source)?,
-        None => markdown::render(&report, &extras)?,
-    };
+    Ok(match template {
+        Some((name, source)) => markdown::render_with(&p.report, &extras, name, source)?,
+        None => markdown::render(&p.report, &extras)?,
+    })
+}
+
+/// Build the report of `run_dir`, draw its charts into `RUN_DIR/charts/`,
+/// and render every format. `shown_dir` is how the report names the run
+/// directory (in commands to copy); `template` is (name, source) of a
+/// Markdown template instead of the shipped one.
+pub fn render_run(
+    run_dir: &Path,
+    shown_dir: &str,
+    template: Option<(&str, &str)>,
+) -> Result<Rendered, ReportError> {
+    let p = prepare(run_dir, template)?;
+    let markdown = markdown_of(&p, shown_dir, template)?;
     Ok(Rendered {
-        json: json::render(&report),
-        junit: junit::render(&report),
+        json: json::render(&p.report),
+        junit: junit::render(&p.report),
         markdown,
-        report,
+        report: p.report,
     })
 }
 
@@ -156,18 +220,17 @@ pub fn write_reports(
         )),
         None => None,
     };
-    let shown = run_dir.display().to_string();
-    let r = render_run(
-        run_dir,
-        &shown,
-        custom.as_ref().map(|(n, s)| (n.as_str(), s.as_str())),
-    )?;
-    write_file(&run_dir.join("report.json"), r.json.as_bytes())?;
-    write_file(&run_dir.join("report.md"), r.markdown.as_bytes())?;
+    let custom = custom.as_ref().map(|(n, s)| (n.as_str(), s.as_str()));
+    let p = prepare(run_dir, custom)?;
+    // Markdown first: a template error leaves every file as it was.
+    let md = markdown_of(&p, &run_dir.display().to_string(), custom)?;
+    write_file(&run_dir.join("report.md"), md.as_bytes())?;
+    drop(md);
+    write_file_with(&run_dir.join("report.json"), |w| json::write(w, &p.report))?;
     if let Some(j) = junit {
-        write_file(j, r.junit.as_bytes())?;
+        write_file(j, junit::render(&p.report).as_bytes())?;
     }
-    Ok(r.report)
+    Ok(p.report)
 }
 
 #[cfg(test)]

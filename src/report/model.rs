@@ -597,29 +597,14 @@ fn is_data_safety(text: &str) -> bool {
         .any(|w| WORDS.iter().any(|p| w.starts_with(p)))
 }
 
-/// Build the report of a run from its journal's events.
-pub fn build(events: &[Event]) -> Report {
-    Builder::new(events).finish()
-}
-
-struct Builder<'a> {
-    events: &'a [Event],
+/// Times every `t` is computed from.
+#[derive(Clone, Copy)]
+struct Clock {
+    start: DateTime<Utc>,
     reference: DateTime<Utc>,
 }
 
-impl<'a> Builder<'a> {
-    fn new(events: &'a [Event]) -> Self {
-        let start = events.first().map(|e| e.ts).unwrap_or_default();
-        let isolated = events.iter().find_map(|e| match &e.kind {
-            EventKind::Marker { name, at, .. } if name == REFERENCE_MARKER => Some(*at),
-            _ => None,
-        });
-        Builder {
-            events,
-            reference: isolated.unwrap_or(start),
-        }
-    }
-
+impl Clock {
     fn offset(&self, t: DateTime<Utc>) -> f64 {
         (t - self.reference).num_milliseconds() as f64 / 1000.0
     }
@@ -627,623 +612,727 @@ impl<'a> Builder<'a> {
     fn t(&self, t: DateTime<Utc>) -> String {
         t_offset(self.offset(t))
     }
+}
 
-    fn finish(self) -> Report {
-        let events = self.events;
-        let start = events.first().map(|e| e.ts).unwrap_or_default();
-        let mut run = RunInfo {
-            started_at: rfc(start),
-            ..Default::default()
-        };
-        let mut playbook = Value::Null;
-        let mut outcome: Option<Outcome> = None;
-        let mut finished_at: Option<DateTime<Utc>> = None;
-        let mut cancelled = None;
-        let mut markers = BTreeMap::new();
-        let mut marker_details = vec![];
-        let mut metric_events: Vec<(String, MetricInfo)> = vec![];
-        let mut phases: Vec<PhaseInfo> = vec![];
-        let mut open_phase: HashMap<String, (usize, DateTime<Utc>)> = HashMap::new();
-        let mut steps: Vec<StepInfo> = vec![];
-        let mut step_start: Vec<DateTime<Utc>> = vec![];
-        let mut open_step: HashMap<(String, String), usize> = HashMap::new();
-        let mut guardrails = GuardrailInfo::default();
-        let mut manual: Vec<ManualInfo> = vec![];
-        let mut signals = vec![];
-        let mut changes: Vec<ChangeInfo> = vec![];
-        let mut change_idx: HashMap<String, usize> = HashMap::new();
-        let mut restore_runs: Vec<RestoreRun> = vec![];
-        let mut recorded = vec![];
-        let mut canary: Option<CanaryInfo> = None;
-        let mut clock = ClockInfo::default();
-        let mut timeline: Vec<(DateTime<Utc>, &'static str, String)> = vec![];
-        let mut warnings = vec![];
-        let mut artifacts = vec![];
+/// Build the report of a run from its journal's events.
+pub fn build(events: &[Event]) -> Report {
+    let start = events.first().map(|e| e.ts).unwrap_or_default();
+    let isolated = events.iter().find_map(|e| match &e.kind {
+        EventKind::Marker { name, at, .. } if name == REFERENCE_MARKER => Some(*at),
+        _ => None,
+    });
+    let mut b = Builder::new(start, isolated);
+    for e in events {
+        b.feed(e);
+    }
+    b.finish()
+}
 
-        for e in events {
-            let ts = e.ts;
-            match &e.kind {
-                EventKind::RunStarted {
-                    run_id,
-                    drill,
-                    description,
-                    owner,
-                    playbook_path,
-                    playbook_hash,
-                    playbook: pb,
-                    environment,
-                    tool_version,
-                    operator,
-                    unattended,
-                    ..
-                } => {
-                    run.run_id = run_id.clone();
-                    run.drill = drill.clone();
-                    run.description = description.as_ref().map(|d| d.trim().to_string());
-                    run.owner = owner.clone();
-                    run.playbook_path = playbook_path.clone();
-                    run.playbook_hash = playbook_hash.clone();
-                    run.environment = environment.clone();
-                    run.tool_version = tool_version.clone();
-                    run.operator = operator.clone();
-                    run.unattended = *unattended;
-                    playbook = pb.clone();
-                    timeline.push((
-                        ts,
-                        "run",
-                        format!(
-                            "run started by {operator}{}",
-                            if *unattended { " (unattended)" } else { "" }
-                        ),
-                    ));
+/// Builds a report one event at a time (a 24-hour journal is never held in
+/// memory whole). `isolated` is the first `isolated` marker's instant, found
+/// beforehand, since every `t` counts from it.
+pub struct Builder {
+    c: Clock,
+    events: usize,
+    last_ts: Option<DateTime<Utc>>,
+    /// The events `pending_from_journal` needs (intents, failures, undos).
+    restoration_events: Vec<Event>,
+    run: RunInfo,
+    playbook: Value,
+    outcome: Option<Outcome>,
+    finished_at: Option<DateTime<Utc>>,
+    cancelled: Option<CancelInfo>,
+    markers: BTreeMap<String, String>,
+    marker_details: Vec<MarkerInfo>,
+    metric_events: Vec<(String, MetricInfo)>,
+    phases: Vec<PhaseInfo>,
+    open_phase: HashMap<String, (usize, DateTime<Utc>)>,
+    steps: Vec<StepInfo>,
+    open_step: HashMap<(String, String), usize>,
+    guardrails: GuardrailInfo,
+    manual: Vec<ManualInfo>,
+    signals: Vec<SignalInfo>,
+    changes: Vec<ChangeInfo>,
+    change_idx: HashMap<String, usize>,
+    restore_runs: Vec<RestoreRun>,
+    recorded: Vec<RecordedInfo>,
+    canary: Option<CanaryInfo>,
+    clock: ClockInfo,
+    timeline: Vec<(DateTime<Utc>, &'static str, String)>,
+    warnings: Vec<WarningInfo>,
+    artifacts: Vec<ArtifactInfo>,
+}
+
+impl Builder {
+    pub fn new(start: DateTime<Utc>, isolated: Option<DateTime<Utc>>) -> Builder {
+        Builder {
+            c: Clock {
+                start,
+                reference: isolated.unwrap_or(start),
+            },
+            events: 0,
+            last_ts: None,
+            restoration_events: vec![],
+            run: RunInfo {
+                started_at: rfc(start),
+                ..Default::default()
+            },
+            playbook: Value::Null,
+            outcome: None,
+            finished_at: None,
+            cancelled: None,
+            markers: BTreeMap::new(),
+            marker_details: vec![],
+            metric_events: vec![],
+            phases: vec![],
+            open_phase: HashMap::new(),
+            steps: vec![],
+            open_step: HashMap::new(),
+            guardrails: GuardrailInfo::default(),
+            manual: vec![],
+            signals: vec![],
+            changes: vec![],
+            change_idx: HashMap::new(),
+            restore_runs: vec![],
+            recorded: vec![],
+            canary: None,
+            clock: ClockInfo::default(),
+            timeline: vec![],
+            warnings: vec![],
+            artifacts: vec![],
+        }
+    }
+
+    /// Take in the next event of the journal.
+    pub fn feed(&mut self, e: &Event) {
+        let c = self.c;
+        let ts = e.ts;
+        self.events += 1;
+        self.last_ts = Some(ts);
+        if matches!(
+            e.kind,
+            EventKind::Intent { .. } | EventKind::ApplyFailed { .. } | EventKind::Undone { .. }
+        ) {
+            self.restoration_events.push(e.clone());
+        }
+        match &e.kind {
+            EventKind::RunStarted {
+                run_id,
+                drill,
+                description,
+                owner,
+                playbook_path,
+                playbook_hash,
+                playbook: pb,
+                environment,
+                tool_version,
+                operator,
+                unattended,
+                ..
+            } => {
+                self.run.run_id = run_id.clone();
+                self.run.drill = drill.clone();
+                self.run.description = description.as_ref().map(|d| d.trim().to_string());
+                self.run.owner = owner.clone();
+                self.run.playbook_path = playbook_path.clone();
+                self.run.playbook_hash = playbook_hash.clone();
+                self.run.environment = environment.clone();
+                self.run.tool_version = tool_version.clone();
+                self.run.operator = operator.clone();
+                self.run.unattended = *unattended;
+                self.playbook = pb.clone();
+                self.timeline.push((
+                    ts,
+                    "run",
+                    format!(
+                        "run started by {operator}{}",
+                        if *unattended { " (unattended)" } else { "" }
+                    ),
+                ));
+            }
+            EventKind::LockAcquired { .. } => {}
+            EventKind::ClockOffset {
+                source,
+                offset_seconds,
+                round_trip_seconds,
+            } => self.clock.offsets.push(ClockOffsetInfo {
+                at: rfc(ts),
+                source: source.clone(),
+                offset_seconds: *offset_seconds,
+                round_trip_seconds: *round_trip_seconds,
+            }),
+            EventKind::PhaseStarted {
+                phase,
+                kind,
+                budget_seconds,
+            } => {
+                self.open_phase
+                    .insert(phase.clone(), (self.phases.len(), ts));
+                self.phases.push(PhaseInfo {
+                    name: phase.clone(),
+                    kind: kind.clone(),
+                    status: "unfinished".into(),
+                    started_at: Some(rfc(ts)),
+                    finished_at: None,
+                    t: Some(c.t(ts)),
+                    duration_seconds: None,
+                    budget_seconds: *budget_seconds,
+                    detail: None,
+                });
+                self.timeline
+                    .push((ts, "phase", format!("phase `{phase}` started")));
+            }
+            EventKind::PhaseFinished {
+                phase,
+                status,
+                detail,
+                ..
+            } => {
+                if let Some((i, st)) = self.open_phase.remove(phase) {
+                    let p = &mut self.phases[i];
+                    p.status = status_str(*status).into();
+                    p.finished_at = Some(rfc(ts));
+                    p.duration_seconds = Some(secs_between(st, ts));
+                    p.detail = detail.clone();
                 }
-                EventKind::LockAcquired { .. } => {}
-                EventKind::ClockOffset {
-                    source,
-                    offset_seconds,
-                    round_trip_seconds,
-                } => clock.offsets.push(ClockOffsetInfo {
-                    at: rfc(ts),
-                    source: source.clone(),
-                    offset_seconds: *offset_seconds,
-                    round_trip_seconds: *round_trip_seconds,
-                }),
-                EventKind::PhaseStarted {
-                    phase,
-                    kind,
-                    budget_seconds,
-                } => {
-                    open_phase.insert(phase.clone(), (phases.len(), ts));
-                    phases.push(PhaseInfo {
-                        name: phase.clone(),
-                        kind: kind.clone(),
-                        status: "unfinished".into(),
-                        started_at: Some(rfc(ts)),
-                        finished_at: None,
-                        t: Some(self.t(ts)),
-                        duration_seconds: None,
-                        budget_seconds: *budget_seconds,
-                        detail: None,
-                    });
-                    timeline.push((ts, "phase", format!("phase `{phase}` started")));
-                }
-                EventKind::PhaseFinished {
-                    phase,
-                    status,
-                    detail,
-                    ..
-                } => {
-                    if let Some((i, st)) = open_phase.remove(phase) {
-                        let p = &mut phases[i];
-                        p.status = status_str(*status).into();
-                        p.finished_at = Some(rfc(ts));
-                        p.duration_seconds = Some(secs_between(st, ts));
-                        p.detail = detail.clone();
-                    }
-                    let more = detail
-                        .as_deref()
-                        .map(|d| format!(": {d}"))
-                        .unwrap_or_default();
-                    timeline.push((
-                        ts,
-                        "phase",
-                        format!("phase `{phase}` {}{more}", status_str(*status)),
-                    ));
-                }
-                EventKind::StepStarted {
-                    phase,
-                    step,
-                    kind,
-                    description,
-                    watch,
-                } => {
-                    open_step.insert((phase.clone(), step.clone()), steps.len());
-                    step_start.push(ts);
-                    steps.push(StepInfo {
-                        phase: phase.clone(),
-                        name: step.clone(),
-                        kind: kind.clone(),
-                        watch: *watch,
-                        status: "unfinished".into(),
-                        started_at: rfc(ts),
-                        t: self.t(ts),
-                        finished_at: None,
-                        duration_seconds: None,
-                        call: description.clone(),
-                        expectation: None,
-                        summary: String::new(),
-                        value: None,
-                        evidence: Value::Null,
-                        attempts: 0,
-                        attempt_log: vec![],
-                        error: None,
-                        marker: None,
-                    });
-                }
-                EventKind::StepAttempt {
-                    phase,
-                    step,
-                    attempt,
-                    ok,
-                    summary,
-                    error,
-                } => {
-                    if let Some(&i) = open_step.get(&(phase.clone(), step.clone())) {
-                        let s = &mut steps[i];
-                        s.attempts = s.attempts.max(*attempt);
-                        if s.attempt_log.len() < 20 {
-                            s.attempt_log.push(AttemptInfo {
-                                at: rfc(ts),
-                                attempt: *attempt,
-                                ok: *ok,
-                                summary: summary.clone(),
-                                error: error.clone(),
-                            });
-                        }
-                    }
-                }
-                EventKind::StepFinished {
-                    phase,
-                    step,
-                    kind,
-                    status,
-                    summary,
-                    value,
-                    evidence,
-                    attempts,
-                    duration_seconds,
-                    error,
-                } => {
-                    let i = match open_step.remove(&(phase.clone(), step.clone())) {
-                        Some(i) => i,
-                        None => {
-                            // Finished without a start (a step cancelled before it began).
-                            step_start.push(ts);
-                            steps.push(StepInfo {
-                                phase: phase.clone(),
-                                name: step.clone(),
-                                kind: kind.clone(),
-                                watch: false,
-                                status: String::new(),
-                                started_at: rfc(ts),
-                                t: self.t(ts),
-                                finished_at: None,
-                                duration_seconds: None,
-                                call: String::new(),
-                                expectation: None,
-                                summary: String::new(),
-                                value: None,
-                                evidence: Value::Null,
-                                attempts: 0,
-                                attempt_log: vec![],
-                                error: None,
-                                marker: None,
-                            });
-                            steps.len() - 1
-                        }
-                    };
-                    let s = &mut steps[i];
-                    s.status = status_str(*status).into();
-                    s.finished_at = Some(rfc(ts));
-                    s.duration_seconds = Some(*duration_seconds);
-                    s.summary = summary.clone();
-                    s.value = *value;
-                    s.evidence = evidence.clone();
-                    s.attempts = (*attempts).max(s.attempts);
-                    s.error = error.clone();
-                    let what = if s.watch { "watch" } else { "step" };
-                    let tries = if *attempts > 1 {
-                        format!(", {attempts} attempts")
-                    } else {
-                        String::new()
-                    };
-                    timeline.push((
-                        ts,
-                        "step",
-                        format!(
-                            "{what} `{step}` {} in {}{tries}: {}",
-                            status_str(*status),
-                            human_secs(*duration_seconds),
-                            one_line(summary, 160)
-                        ),
-                    ));
-                }
-                EventKind::Intent {
-                    id,
-                    phase,
-                    step,
-                    description,
-                    pre_state,
-                    undo,
-                } => {
-                    change_idx.insert(id.clone(), changes.len());
-                    let undo_text = undo
-                        .as_ref()
-                        .and_then(|u| u.get("description"))
-                        .and_then(Value::as_str)
-                        .map(str::to_string);
-                    changes.push(ChangeInfo {
-                        id: id.clone(),
-                        phase: phase.clone(),
-                        step: step.clone(),
-                        what: description.clone(),
-                        undo: undo_text,
-                        pre_state: pre_state.clone(),
-                        intent_at: rfc(ts),
-                        applied_at: None,
-                        certain: None,
-                        state: "still_applied".into(),
-                        undone_at: None,
-                        undo_reason: None,
-                        errors: vec![],
-                    });
-                    timeline.push((
-                        ts,
-                        "change",
-                        format!("changing (step `{step}`): {}", one_line(description, 160)),
-                    ));
-                }
-                EventKind::Applied { id, certain } => {
-                    if let Some(&i) = change_idx.get(id) {
-                        changes[i].applied_at = Some(rfc(ts));
-                        changes[i].certain = Some(*certain);
-                        let step = &changes[i].step;
-                        timeline.push((
-                            ts,
-                            "change",
-                            if *certain {
-                                format!("change by `{step}` applied")
-                            } else {
-                                format!("change by `{step}` may have been applied (the call did not confirm)")
-                            },
-                        ));
-                    }
-                }
-                EventKind::ApplyFailed { id, error } => {
-                    if let Some(&i) = change_idx.get(id) {
-                        changes[i].state = "apply_failed".into();
-                        changes[i].errors.push(error.clone());
-                        timeline.push((
-                            ts,
-                            "change",
-                            format!(
-                                "change by `{}` failed before acting: {}",
-                                changes[i].step,
-                                one_line(error, 160)
-                            ),
-                        ));
-                    }
-                }
-                EventKind::UndoStarted { id, reason } => {
-                    if let Some(&i) = change_idx.get(id) {
-                        changes[i].undo_reason = Some(reason.clone());
-                        timeline.push((
-                            ts,
-                            "undo",
-                            format!("undoing `{}` ({reason})", changes[i].step),
-                        ));
-                    }
-                }
-                EventKind::Undone { id } => {
-                    if let Some(&i) = change_idx.get(id) {
-                        changes[i].state = "undone".into();
-                        changes[i].undone_at = Some(rfc(ts));
-                        timeline.push((ts, "undo", format!("`{}` undone", changes[i].step)));
-                    }
-                }
-                EventKind::UndoFailed { id, error } => {
-                    if let Some(&i) = change_idx.get(id) {
-                        changes[i].errors.push(error.clone());
-                        timeline.push((
-                            ts,
-                            "undo",
-                            format!(
-                                "undo of `{}` FAILED: {}",
-                                changes[i].step,
-                                one_line(error, 160)
-                            ),
-                        ));
-                    }
-                }
-                EventKind::Marker {
-                    name,
-                    at,
-                    observed_at,
-                    resolution_seconds,
-                    source,
-                    step,
-                } => {
-                    markers.entry(name.clone()).or_insert_with(|| rfc(*at));
-                    marker_details.push(MarkerInfo {
-                        name: name.clone(),
-                        at: rfc(*at),
-                        t: self.t(*at),
-                        observed_at: rfc(*observed_at),
-                        noticed_after_seconds: secs_between(*at, *observed_at),
-                        resolution_seconds: *resolution_seconds,
-                        source: source.clone(),
-                        step: step.clone(),
-                    });
-                    if let Some(s) = steps.iter_mut().rev().find(|s| &s.name == step) {
-                        s.marker = Some(name.clone());
-                    }
-                    let res = resolution_seconds
-                        .map(|r| format!(" (± {})", human_secs(r)))
-                        .unwrap_or_default();
-                    timeline.push((
-                        *at,
-                        "marker",
-                        format!("marker `{name}`{res}: {source}, set by `{step}`"),
-                    ));
-                }
-                EventKind::Recorded {
-                    name,
-                    value,
-                    unit,
-                    step,
-                } => recorded.push(RecordedInfo {
-                    name: name.clone(),
-                    value: *value,
-                    unit: unit.clone(),
-                    step: step.clone(),
-                    at: rfc(ts),
-                }),
-                EventKind::GuardrailArmed { names } => {
-                    guardrails.names = names.clone();
-                    guardrails.armed_at = Some(rfc(ts));
-                    timeline.push((
-                        ts,
-                        "guardrail",
-                        format!("guardrails armed: {}", names.join(", ")),
-                    ));
-                }
-                EventKind::GuardrailState { name, ok, summary } => {
-                    let state = if *ok { "ok" } else { "failing" };
-                    guardrails.events.push(GuardrailEvent {
-                        at: rfc(ts),
-                        t: self.t(ts),
-                        name: name.clone(),
-                        state: state.into(),
-                        summary: summary.clone(),
-                    });
-                    timeline.push((
-                        ts,
-                        "guardrail",
-                        format!("guardrail `{name}` {state}: {}", one_line(summary, 160)),
-                    ));
-                }
-                EventKind::GuardrailBreached {
-                    name,
-                    since,
-                    summary,
-                } => {
-                    guardrails.events.push(GuardrailEvent {
-                        at: rfc(ts),
-                        t: self.t(ts),
-                        name: name.clone(),
-                        state: "breached".into(),
-                        summary: summary.clone(),
-                    });
-                    if !guardrails.breached.contains(name) {
-                        guardrails.breached.push(name.clone());
-                    }
-                    timeline.push((
-                        ts,
-                        "guardrail",
-                        format!(
-                            "guardrail `{name}` BREACHED (failing since {}): {}",
-                            self.t(*since),
-                            one_line(summary, 160)
-                        ),
-                    ));
-                }
-                EventKind::ManualPrompt { step, prompt } => {
-                    manual.push(ManualInfo {
-                        step: step.clone(),
-                        prompt: prompt.clone(),
-                        prompted_at: Some(rfc(ts)),
-                        confirmed_at: None,
-                        t: None,
-                        by: None,
-                        answer: None,
-                        automatic: false,
-                    });
-                    timeline.push((
-                        ts,
-                        "manual",
-                        format!("asked a person (step `{step}`): {}", one_line(prompt, 160)),
-                    ));
-                }
-                EventKind::ManualConfirmed {
-                    step,
-                    by,
-                    answer,
-                    automatic,
-                } => {
-                    let i = match manual
-                        .iter()
-                        .rposition(|m| &m.step == step && m.confirmed_at.is_none())
-                    {
-                        Some(i) => i,
-                        None => {
-                            manual.push(ManualInfo {
-                                step: step.clone(),
-                                prompt: String::new(),
-                                prompted_at: None,
-                                confirmed_at: None,
-                                t: None,
-                                by: None,
-                                answer: None,
-                                automatic: false,
-                            });
-                            manual.len() - 1
-                        }
-                    };
-                    let m = &mut manual[i];
-                    m.confirmed_at = Some(rfc(ts));
-                    m.t = Some(self.t(ts));
-                    m.by = Some(by.clone());
-                    m.answer = answer.clone();
-                    m.automatic = *automatic;
-                    let how = if *automatic {
-                        "confirmed automatically"
-                    } else {
-                        "confirmed"
-                    };
-                    let ans = answer
-                        .as_deref()
-                        .map(|a| format!(", answer: {}", one_line(a, 120)))
-                        .unwrap_or_default();
-                    timeline.push((ts, "manual", format!("step `{step}` {how} by {by}{ans}")));
-                }
-                EventKind::Signal {
-                    signal,
-                    count,
-                    action,
-                } => {
-                    signals.push(SignalInfo {
-                        at: rfc(ts),
-                        t: self.t(ts),
-                        signal: signal.clone(),
-                        count: *count,
-                        action: action.clone(),
-                    });
-                    timeline.push((
-                        ts,
-                        "signal",
-                        format!("{signal} received (#{count}): {action}"),
-                    ));
-                }
-                EventKind::Cancelled { reason, detail } => {
-                    if cancelled.is_none() {
-                        cancelled = Some(CancelInfo {
+                let more = detail
+                    .as_deref()
+                    .map(|d| format!(": {d}"))
+                    .unwrap_or_default();
+                self.timeline.push((
+                    ts,
+                    "phase",
+                    format!("phase `{phase}` {}{more}", status_str(*status)),
+                ));
+            }
+            EventKind::StepStarted {
+                phase,
+                step,
+                kind,
+                description,
+                watch,
+            } => {
+                self.open_step
+                    .insert((phase.clone(), step.clone()), self.steps.len());
+                self.steps.push(StepInfo {
+                    phase: phase.clone(),
+                    name: step.clone(),
+                    kind: kind.clone(),
+                    watch: *watch,
+                    status: "unfinished".into(),
+                    started_at: rfc(ts),
+                    t: c.t(ts),
+                    finished_at: None,
+                    duration_seconds: None,
+                    call: description.clone(),
+                    expectation: None,
+                    summary: String::new(),
+                    value: None,
+                    evidence: Value::Null,
+                    attempts: 0,
+                    attempt_log: vec![],
+                    error: None,
+                    marker: None,
+                });
+            }
+            EventKind::StepAttempt {
+                phase,
+                step,
+                attempt,
+                ok,
+                summary,
+                error,
+            } => {
+                if let Some(&i) = self.open_step.get(&(phase.clone(), step.clone())) {
+                    let s = &mut self.steps[i];
+                    s.attempts = s.attempts.max(*attempt);
+                    if s.attempt_log.len() < 20 {
+                        s.attempt_log.push(AttemptInfo {
                             at: rfc(ts),
-                            t: self.t(ts),
-                            reason: reason_str(*reason).into(),
-                            detail: detail.clone(),
+                            attempt: *attempt,
+                            ok: *ok,
+                            summary: summary.clone(),
+                            error: error.clone(),
                         });
                     }
-                    timeline.push((ts, "cancel", format!("drill stopping: {detail}")));
-                }
-                EventKind::Warning { message, step } => {
-                    warnings.push(WarningInfo {
-                        at: rfc(ts),
-                        t: self.t(ts),
-                        message: message.clone(),
-                        step: step.clone(),
-                    });
-                    timeline.push((
-                        ts,
-                        "warning",
-                        format!("warning: {}", one_line(message, 160)),
-                    ));
-                }
-                EventKind::Metric {
-                    name,
-                    value,
-                    unit,
-                    target,
-                    met,
-                    resolution_seconds,
-                    detail,
-                } => metric_events.push((
-                    name.clone(),
-                    metric_info(
-                        *value,
-                        unit,
-                        target.clone(),
-                        *met,
-                        *resolution_seconds,
-                        detail.clone(),
-                        None,
-                    ),
-                )),
-                EventKind::CanaryWrite {
-                    step,
-                    region,
-                    acked_at,
-                    ..
-                } => {
-                    let c = canary.get_or_insert_with(|| CanaryInfo {
-                        writes: 0,
-                        by_region: BTreeMap::new(),
-                        first_acked_at: rfc(*acked_at),
-                        last_acked_at: rfc(*acked_at),
-                        steps: vec![],
-                    });
-                    c.writes += 1;
-                    *c.by_region.entry(region.clone()).or_insert(0) += 1;
-                    c.last_acked_at = rfc(*acked_at);
-                    if !c.steps.contains(step) {
-                        c.steps.push(step.clone());
-                    }
-                }
-                EventKind::Artifact {
-                    name,
-                    path,
-                    description,
-                } => artifacts.push(ArtifactInfo {
-                    name: name.clone(),
-                    path: path.clone(),
-                    description: description.clone(),
-                }),
-                EventKind::RunFinished {
-                    outcome: o,
-                    exit_code,
-                    ..
-                } => {
-                    outcome = Some(*o);
-                    finished_at = Some(ts);
-                    run.exit_code = Some(*exit_code);
-                    timeline.push((ts, "run", format!("run finished: {}", o.as_str())));
-                }
-                EventKind::RestoreStarted { operator, .. } => {
-                    restore_runs.push(RestoreRun {
-                        operator: operator.clone(),
-                        started_at: rfc(ts),
-                        finished_at: None,
-                        still_applied: None,
-                    });
-                    timeline.push((
-                        ts,
-                        "restore",
-                        format!("`gameday restore` started by {operator}"),
-                    ));
-                }
-                EventKind::RestoreFinished { still_applied } => {
-                    if let Some(r) = restore_runs.last_mut() {
-                        r.finished_at = Some(rfc(ts));
-                        r.still_applied = Some(still_applied.clone());
-                    }
-                    let what = if still_applied.is_empty() {
-                        "everything is undone".to_string()
-                    } else {
-                        format!("still applied: {}", still_applied.join(", "))
-                    };
-                    timeline.push((ts, "restore", format!("`gameday restore` finished: {what}")));
                 }
             }
+            EventKind::StepFinished {
+                phase,
+                step,
+                kind,
+                status,
+                summary,
+                value,
+                evidence,
+                attempts,
+                duration_seconds,
+                error,
+            } => {
+                let i = match self.open_step.remove(&(phase.clone(), step.clone())) {
+                    Some(i) => i,
+                    None => {
+                        // Finished without a start (a step self.cancelled before it began).
+                        self.steps.push(StepInfo {
+                            phase: phase.clone(),
+                            name: step.clone(),
+                            kind: kind.clone(),
+                            watch: false,
+                            status: String::new(),
+                            started_at: rfc(ts),
+                            t: c.t(ts),
+                            finished_at: None,
+                            duration_seconds: None,
+                            call: String::new(),
+                            expectation: None,
+                            summary: String::new(),
+                            value: None,
+                            evidence: Value::Null,
+                            attempts: 0,
+                            attempt_log: vec![],
+                            error: None,
+                            marker: None,
+                        });
+                        self.steps.len() - 1
+                    }
+                };
+                let s = &mut self.steps[i];
+                s.status = status_str(*status).into();
+                s.finished_at = Some(rfc(ts));
+                s.duration_seconds = Some(*duration_seconds);
+                s.summary = summary.clone();
+                s.value = *value;
+                s.evidence = evidence.clone();
+                s.attempts = (*attempts).max(s.attempts);
+                s.error = error.clone();
+                let what = if s.watch { "watch" } else { "step" };
+                let tries = if *attempts > 1 {
+                    format!(", {attempts} attempts")
+                } else {
+                    String::new()
+                };
+                self.timeline.push((
+                    ts,
+                    "step",
+                    format!(
+                        "{what} `{step}` {} in {}{tries}: {}",
+                        status_str(*status),
+                        human_secs(*duration_seconds),
+                        one_line(summary, 160)
+                    ),
+                ));
+            }
+            EventKind::Intent {
+                id,
+                phase,
+                step,
+                description,
+                pre_state,
+                undo,
+            } => {
+                self.change_idx.insert(id.clone(), self.changes.len());
+                let undo_text = undo
+                    .as_ref()
+                    .and_then(|u| u.get("description"))
+                    .and_then(Value::as_str)
+                    .map(str::to_string);
+                self.changes.push(ChangeInfo {
+                    id: id.clone(),
+                    phase: phase.clone(),
+                    step: step.clone(),
+                    what: description.clone(),
+                    undo: undo_text,
+                    pre_state: pre_state.clone(),
+                    intent_at: rfc(ts),
+                    applied_at: None,
+                    certain: None,
+                    state: "still_applied".into(),
+                    undone_at: None,
+                    undo_reason: None,
+                    errors: vec![],
+                });
+                self.timeline.push((
+                    ts,
+                    "change",
+                    format!("changing (step `{step}`): {}", one_line(description, 160)),
+                ));
+            }
+            EventKind::Applied { id, certain } => {
+                if let Some(&i) = self.change_idx.get(id) {
+                    self.changes[i].applied_at = Some(rfc(ts));
+                    self.changes[i].certain = Some(*certain);
+                    let step = &self.changes[i].step;
+                    self.timeline.push((
+                        ts,
+                        "change",
+                        if *certain {
+                            format!("change by `{step}` applied")
+                        } else {
+                            format!("change by `{step}` may have been applied (the call did not confirm)")
+                        },
+                    ));
+                }
+            }
+            EventKind::ApplyFailed { id, error } => {
+                if let Some(&i) = self.change_idx.get(id) {
+                    self.changes[i].state = "apply_failed".into();
+                    self.changes[i].errors.push(error.clone());
+                    self.timeline.push((
+                        ts,
+                        "change",
+                        format!(
+                            "change by `{}` failed before acting: {}",
+                            self.changes[i].step,
+                            one_line(error, 160)
+                        ),
+                    ));
+                }
+            }
+            EventKind::UndoStarted { id, reason } => {
+                if let Some(&i) = self.change_idx.get(id) {
+                    self.changes[i].undo_reason = Some(reason.clone());
+                    self.timeline.push((
+                        ts,
+                        "undo",
+                        format!("undoing `{}` ({reason})", self.changes[i].step),
+                    ));
+                }
+            }
+            EventKind::Undone { id } => {
+                if let Some(&i) = self.change_idx.get(id) {
+                    self.changes[i].state = "undone".into();
+                    self.changes[i].undone_at = Some(rfc(ts));
+                    self.timeline
+                        .push((ts, "undo", format!("`{}` undone", self.changes[i].step)));
+                }
+            }
+            EventKind::UndoFailed { id, error } => {
+                if let Some(&i) = self.change_idx.get(id) {
+                    self.changes[i].errors.push(error.clone());
+                    self.timeline.push((
+                        ts,
+                        "undo",
+                        format!(
+                            "undo of `{}` FAILED: {}",
+                            self.changes[i].step,
+                            one_line(error, 160)
+                        ),
+                    ));
+                }
+            }
+            EventKind::Marker {
+                name,
+                at,
+                observed_at,
+                resolution_seconds,
+                source,
+                step,
+            } => {
+                self.markers.entry(name.clone()).or_insert_with(|| rfc(*at));
+                self.marker_details.push(MarkerInfo {
+                    name: name.clone(),
+                    at: rfc(*at),
+                    t: c.t(*at),
+                    observed_at: rfc(*observed_at),
+                    noticed_after_seconds: secs_between(*at, *observed_at),
+                    resolution_seconds: *resolution_seconds,
+                    source: source.clone(),
+                    step: step.clone(),
+                });
+                if let Some(s) = self.steps.iter_mut().rev().find(|s| &s.name == step) {
+                    s.marker = Some(name.clone());
+                }
+                let res = resolution_seconds
+                    .map(|r| format!(" (± {})", human_secs(r)))
+                    .unwrap_or_default();
+                self.timeline.push((
+                    *at,
+                    "marker",
+                    format!("marker `{name}`{res}: {source}, set by `{step}`"),
+                ));
+            }
+            EventKind::Recorded {
+                name,
+                value,
+                unit,
+                step,
+            } => self.recorded.push(RecordedInfo {
+                name: name.clone(),
+                value: *value,
+                unit: unit.clone(),
+                step: step.clone(),
+                at: rfc(ts),
+            }),
+            EventKind::GuardrailArmed { names } => {
+                self.guardrails.names = names.clone();
+                self.guardrails.armed_at = Some(rfc(ts));
+                self.timeline.push((
+                    ts,
+                    "guardrail",
+                    format!("guardrails armed: {}", names.join(", ")),
+                ));
+            }
+            EventKind::GuardrailState { name, ok, summary } => {
+                let state = if *ok { "ok" } else { "failing" };
+                self.guardrails.events.push(GuardrailEvent {
+                    at: rfc(ts),
+                    t: c.t(ts),
+                    name: name.clone(),
+                    state: state.into(),
+                    summary: summary.clone(),
+                });
+                self.timeline.push((
+                    ts,
+                    "guardrail",
+                    format!("guardrail `{name}` {state}: {}", one_line(summary, 160)),
+                ));
+            }
+            EventKind::GuardrailBreached {
+                name,
+                since,
+                summary,
+            } => {
+                self.guardrails.events.push(GuardrailEvent {
+                    at: rfc(ts),
+                    t: c.t(ts),
+                    name: name.clone(),
+                    state: "breached".into(),
+                    summary: summary.clone(),
+                });
+                if !self.guardrails.breached.contains(name) {
+                    self.guardrails.breached.push(name.clone());
+                }
+                self.timeline.push((
+                    ts,
+                    "guardrail",
+                    format!(
+                        "guardrail `{name}` BREACHED (failing since {}): {}",
+                        c.t(*since),
+                        one_line(summary, 160)
+                    ),
+                ));
+            }
+            EventKind::ManualPrompt { step, prompt } => {
+                self.manual.push(ManualInfo {
+                    step: step.clone(),
+                    prompt: prompt.clone(),
+                    prompted_at: Some(rfc(ts)),
+                    confirmed_at: None,
+                    t: None,
+                    by: None,
+                    answer: None,
+                    automatic: false,
+                });
+                self.timeline.push((
+                    ts,
+                    "manual",
+                    format!("asked a person (step `{step}`): {}", one_line(prompt, 160)),
+                ));
+            }
+            EventKind::ManualConfirmed {
+                step,
+                by,
+                answer,
+                automatic,
+            } => {
+                let i = match self
+                    .manual
+                    .iter()
+                    .rposition(|m| &m.step == step && m.confirmed_at.is_none())
+                {
+                    Some(i) => i,
+                    None => {
+                        self.manual.push(ManualInfo {
+                            step: step.clone(),
+                            prompt: String::new(),
+                            prompted_at: None,
+                            confirmed_at: None,
+                            t: None,
+                            by: None,
+                            answer: None,
+                            automatic: false,
+                        });
+                        self.manual.len() - 1
+                    }
+                };
+                let m = &mut self.manual[i];
+                m.confirmed_at = Some(rfc(ts));
+                m.t = Some(c.t(ts));
+                m.by = Some(by.clone());
+                m.answer = answer.clone();
+                m.automatic = *automatic;
+                let how = if *automatic {
+                    "confirmed automatically"
+                } else {
+                    "confirmed"
+                };
+                let ans = answer
+                    .as_deref()
+                    .map(|a| format!(", answer: {}", one_line(a, 120)))
+                    .unwrap_or_default();
+                self.timeline
+                    .push((ts, "manual", format!("step `{step}` {how} by {by}{ans}")));
+            }
+            EventKind::Signal {
+                signal,
+                count,
+                action,
+            } => {
+                self.signals.push(SignalInfo {
+                    at: rfc(ts),
+                    t: c.t(ts),
+                    signal: signal.clone(),
+                    count: *count,
+                    action: action.clone(),
+                });
+                self.timeline.push((
+                    ts,
+                    "signal",
+                    format!("{signal} received (#{count}): {action}"),
+                ));
+            }
+            EventKind::Cancelled { reason, detail } => {
+                if self.cancelled.is_none() {
+                    self.cancelled = Some(CancelInfo {
+                        at: rfc(ts),
+                        t: c.t(ts),
+                        reason: reason_str(*reason).into(),
+                        detail: detail.clone(),
+                    });
+                }
+                self.timeline
+                    .push((ts, "cancel", format!("drill stopping: {detail}")));
+            }
+            EventKind::Warning { message, step } => {
+                self.warnings.push(WarningInfo {
+                    at: rfc(ts),
+                    t: c.t(ts),
+                    message: message.clone(),
+                    step: step.clone(),
+                });
+                self.timeline.push((
+                    ts,
+                    "warning",
+                    format!("warning: {}", one_line(message, 160)),
+                ));
+            }
+            EventKind::Metric {
+                name,
+                value,
+                unit,
+                target,
+                met,
+                resolution_seconds,
+                detail,
+            } => self.metric_events.push((
+                name.clone(),
+                metric_info(
+                    *value,
+                    unit,
+                    target.clone(),
+                    *met,
+                    *resolution_seconds,
+                    detail.clone(),
+                    None,
+                ),
+            )),
+            EventKind::CanaryWrite {
+                step,
+                region,
+                acked_at,
+                ..
+            } => {
+                let c = self.canary.get_or_insert_with(|| CanaryInfo {
+                    writes: 0,
+                    by_region: BTreeMap::new(),
+                    first_acked_at: rfc(*acked_at),
+                    last_acked_at: rfc(*acked_at),
+                    steps: vec![],
+                });
+                c.writes += 1;
+                *c.by_region.entry(region.clone()).or_insert(0) += 1;
+                c.last_acked_at = rfc(*acked_at);
+                if !c.steps.contains(step) {
+                    c.steps.push(step.clone());
+                }
+            }
+            EventKind::Artifact {
+                name,
+                path,
+                description,
+            } => self.artifacts.push(ArtifactInfo {
+                name: name.clone(),
+                path: path.clone(),
+                description: description.clone(),
+            }),
+            EventKind::RunFinished {
+                outcome: o,
+                exit_code,
+                ..
+            } => {
+                self.outcome = Some(*o);
+                self.finished_at = Some(ts);
+                self.run.exit_code = Some(*exit_code);
+                self.timeline
+                    .push((ts, "run", format!("run finished: {}", o.as_str())));
+            }
+            EventKind::RestoreStarted { operator, .. } => {
+                self.restore_runs.push(RestoreRun {
+                    operator: operator.clone(),
+                    started_at: rfc(ts),
+                    finished_at: None,
+                    still_applied: None,
+                });
+                self.timeline.push((
+                    ts,
+                    "restore",
+                    format!("`gameday restore` started by {operator}"),
+                ));
+            }
+            EventKind::RestoreFinished { still_applied } => {
+                if let Some(r) = self.restore_runs.last_mut() {
+                    r.finished_at = Some(rfc(ts));
+                    r.still_applied = Some(still_applied.clone());
+                }
+                let what = if still_applied.is_empty() {
+                    "everything is undone".to_string()
+                } else {
+                    format!("still applied: {}", still_applied.join(", "))
+                };
+                self.timeline
+                    .push((ts, "restore", format!("`gameday restore` finished: {what}")));
+            }
         }
+    }
+
+    /// The report of everything fed.
+    pub fn finish(self) -> Report {
+        let c = self.c;
+        let start = c.start;
+        let Builder {
+            mut run,
+            playbook,
+            outcome,
+            finished_at,
+            cancelled,
+            markers,
+            marker_details,
+            metric_events,
+            mut phases,
+            mut steps,
+            guardrails,
+            manual,
+            signals,
+            mut changes,
+            restore_runs,
+            recorded,
+            canary,
+            mut clock,
+            mut timeline,
+            warnings,
+            artifacts,
+            ..
+        } = self;
 
         // Expectations from the playbook.
         let defs = step_defs(&playbook);
@@ -1252,8 +1341,9 @@ impl<'a> Builder<'a> {
                 s.expectation = d.expectation.clone();
             }
         }
-        // Phases the playbook has that never started.
+        // Phases in the playbook's order, with those that never started.
         if let Some(pb_phases) = playbook.get("phases").and_then(Value::as_array) {
+            let mut ran = std::mem::take(&mut phases);
             for p in pb_phases {
                 let (Some(name), Some(kind)) = (
                     p.get("name").and_then(Value::as_str),
@@ -1261,8 +1351,9 @@ impl<'a> Builder<'a> {
                 ) else {
                     continue;
                 };
-                if !phases.iter().any(|x| x.name == name) {
-                    phases.push(PhaseInfo {
+                match ran.iter().position(|x| x.name == name) {
+                    Some(i) => phases.push(ran.remove(i)),
+                    None => phases.push(PhaseInfo {
                         name: name.into(),
                         kind: kind.into(),
                         status: "not_run".into(),
@@ -1272,13 +1363,14 @@ impl<'a> Builder<'a> {
                         duration_seconds: None,
                         budget_seconds: None,
                         detail: Some("never started".into()),
-                    });
+                    }),
                 }
             }
+            phases.append(&mut ran);
         }
 
         // Still applied, as `gameday restore` sees it.
-        let pending = crate::engine::restore::pending_from_journal(events);
+        let pending = crate::engine::restore::pending_from_journal(&self.restoration_events);
         for c in &mut changes {
             if c.state != "apply_failed" {
                 c.state = if pending.iter().any(|a| a.id == c.id) {
@@ -1326,7 +1418,7 @@ impl<'a> Builder<'a> {
             }
         }
 
-        let last_ts = events.last().map(|e| e.ts).unwrap_or(start);
+        let last_ts = self.last_ts.unwrap_or(start);
         let end = finished_at.unwrap_or(last_ts);
         run.finished_at = Some(rfc(end));
         run.duration_seconds = Some(secs_between(start, end));
@@ -1334,7 +1426,7 @@ impl<'a> Builder<'a> {
         let has_isolated = markers.contains_key(REFERENCE_MARKER);
         run.reference = Reference {
             marker: has_isolated.then(|| REFERENCE_MARKER.to_string()),
-            at: rfc(self.reference),
+            at: rfc(c.reference),
             label: if has_isolated {
                 "isolation (the `isolated` marker)".into()
             } else {
@@ -1371,15 +1463,14 @@ impl<'a> Builder<'a> {
                 .into_iter()
                 .map(|(t, kind, text)| TimelineEntry {
                     at: rfc(t),
-                    t: self.t(t),
-                    offset_seconds: self.offset(t),
+                    t: c.t(t),
+                    offset_seconds: c.offset(t),
                     kind: kind.into(),
                     text,
                 })
                 .collect()
         };
         timeline.shrink_to_fit();
-        let _ = step_start;
 
         let mut report = Report {
             schema_version: SCHEMA_VERSION,
@@ -1410,7 +1501,7 @@ impl<'a> Builder<'a> {
             charts: vec![],
             previous: None,
             journal: JournalInfo {
-                events: events.len(),
+                events: self.events,
                 torn_tail: false,
                 unreadable_lines: vec![],
             },

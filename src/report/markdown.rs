@@ -10,10 +10,16 @@
 //! number without noise), `code` (inline code with the right number of
 //! backticks), `pretty` (indented JSON, cut at 4,000 characters).
 //! Undefined names are errors (so a typo is found, with its line), except
-//! in `if` tests. Template errors name the file and the line.
+//! in `if` tests. Template errors name the file and the line. Beside the
+//! model's keys, `phase_steps` maps a phase name to the indexes of its
+//! steps in `steps`.
 
 use super::model::{Report, human_secs, trim_num};
+use minijinja::value::{Enumerator, Object, ObjectRepr, Serde};
 use minijinja::{Environment, UndefinedBehavior, Value, context};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// The shipped template.
 pub const SHIPPED: &str = include_str!("../../templates/report.md.j2");
@@ -107,9 +113,44 @@ pub struct Extras<'a> {
     pub gantt: &'a str,
 }
 
+/// A list handed to the template one element at a time: each element is
+/// converted when the template reads it, so a day-long run's steps and
+/// timeline are never copied into the template engine whole.
+#[derive(Debug)]
+struct Lazy<T>(Vec<T>);
+
+impl<T: Serialize + std::fmt::Debug + Send + Sync + 'static> Object for Lazy<T> {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Seq
+    }
+
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        self.0.get(key.as_usize()?).map(|x| Value::from(Serde(x)))
+    }
+
+    fn enumerate(self: &Arc<Self>) -> Enumerator {
+        Enumerator::Seq(self.0.len())
+    }
+}
+
+/// Take a list out of the report for the template; `give_back` returns it.
+fn lend<T: Serialize + Clone + std::fmt::Debug + Send + Sync + 'static>(
+    v: &mut Vec<T>,
+) -> Arc<Lazy<T>> {
+    Arc::new(Lazy(std::mem::take(v)))
+}
+
+fn give_back<T: Clone>(v: &mut Vec<T>, lent: Arc<Lazy<T>>) {
+    *v = match Arc::try_unwrap(lent) {
+        Ok(l) => l.0,
+        Err(shared) => shared.0.clone(),
+    };
+}
+
 /// Render `report` with the template `source` (named `name` in errors).
+/// The report is lent to the template and comes back unchanged.
 pub fn render_with(
-    report: &Report,
+    report: &mut Report,
     extras: &Extras,
     name: &str,
     source: &str,
@@ -120,12 +161,28 @@ pub fn render_with(
     let tmpl = env
         .get_template(name)
         .map_err(|e| template_error(name, &e))?;
-    let ctx = context! {
-        run_dir => extras.run_dir,
-        gantt => extras.gantt,
-        ..Value::from(minijinja::value::Serde(report))
+    // Steps by phase, so a template need not scan every step for each phase.
+    let mut phase_steps: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+    for (i, s) in report.steps.iter().enumerate() {
+        phase_steps.entry(s.phase.as_str()).or_default().push(i);
+    }
+    let phase_steps = Value::from(Serde(&phase_steps));
+    let steps = lend(&mut report.steps);
+    let timeline = lend(&mut report.timeline);
+    let result = {
+        let ctx = context! {
+            run_dir => extras.run_dir,
+            gantt => extras.gantt,
+            phase_steps => phase_steps,
+            steps => Value::from_dyn_object(steps.clone()),
+            timeline => Value::from_dyn_object(timeline.clone()),
+            ..Value::from(Serde(&*report))
+        };
+        tmpl.render(ctx)
     };
-    let mut out = tmpl.render(ctx).map_err(|e| template_error(name, &e))?;
+    give_back(&mut report.steps, steps);
+    give_back(&mut report.timeline, timeline);
+    let mut out = result.map_err(|e| template_error(name, &e))?;
     if !out.ends_with('\n') {
         out.push('\n');
     }
@@ -133,7 +190,7 @@ pub fn render_with(
 }
 
 /// Render with the shipped template.
-pub fn render(report: &Report, extras: &Extras) -> Result<String, TemplateError> {
+pub fn render(report: &mut Report, extras: &Extras) -> Result<String, TemplateError> {
     render_with(report, extras, SHIPPED_NAME, SHIPPED)
 }
 
@@ -150,16 +207,21 @@ mod tests {
 
     #[test]
     fn template_errors_name_the_file_and_line() {
-        let r = super::super::model::build(&[]);
+        let mut r = super::super::model::build(&[]);
         let extras = Extras {
             run_dir: "RUN_DIR",
             gantt: "",
         };
-        let e =
-            render_with(&r, &extras, "team.md.j2", "ok\n{{ outcome }}\n{% if %}\n").unwrap_err();
+        let e = render_with(
+            &mut r,
+            &extras,
+            "team.md.j2",
+            "ok\n{{ outcome }}\n{% if %}\n",
+        )
+        .unwrap_err();
         assert_eq!(e.location, "team.md.j2:3", "{e}");
         let e = render_with(
-            &r,
+            &mut r,
             &extras,
             "team.md.j2",
             "line one\n{{ no_such_thing.x }}\n",

@@ -169,7 +169,7 @@ fn prepare(run_dir: &Path, template: Option<(&str, &str)>) -> Result<Prepared, R
 }
 
 fn markdown_of(
-    p: &Prepared,
+    p: &mut Prepared,
     shown_dir: &str,
     template: Option<(&str, &str)>,
 ) -> Result<String, ReportError> {
@@ -178,8 +178,8 @@ fn markdown_of(
         gantt: &p.gantt,
     };
     Ok(match template {
-        Some((name, source)) => markdown::render_with(&p.report, &extras, name, source)?,
-        None => markdown::render(&p.report, &extras)?,
+        Some((name, source)) => markdown::render_with(&mut p.report, &extras, name, source)?,
+        None => markdown::render(&mut p.report, &extras)?,
     })
 }
 
@@ -192,8 +192,8 @@ pub fn render_run(
     shown_dir: &str,
     template: Option<(&str, &str)>,
 ) -> Result<Rendered, ReportError> {
-    let p = prepare(run_dir, template)?;
-    let markdown = markdown_of(&p, shown_dir, template)?;
+    let mut p = prepare(run_dir, template)?;
+    let markdown = markdown_of(&mut p, shown_dir, template)?;
     Ok(Rendered {
         json: json::render(&p.report),
         junit: junit::render(&p.report),
@@ -221,9 +221,9 @@ pub fn write_reports(
         None => None,
     };
     let custom = custom.as_ref().map(|(n, s)| (n.as_str(), s.as_str()));
-    let p = prepare(run_dir, custom)?;
+    let mut p = prepare(run_dir, custom)?;
     // Markdown first: a template error leaves every file as it was.
-    let md = markdown_of(&p, &run_dir.display().to_string(), custom)?;
+    let md = markdown_of(&mut p, &run_dir.display().to_string(), custom)?;
     write_file(&run_dir.join("report.md"), md.as_bytes())?;
     drop(md);
     write_file_with(&run_dir.join("report.json"), |w| json::write(w, &p.report))?;

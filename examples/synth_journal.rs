@@ -441,8 +441,8 @@ fn observe(r: &mut Run, o: &Observed, end: f64) {
             );
         }
     }
-    match o.rerouted {
-        Some(t) => {
+    if let Some(t) = o.rerouted {
+        {
             r.at(t + 4.0).marker(
                 "rerouted",
                 t,
@@ -462,7 +462,6 @@ fn observe(r: &mut Run, o: &Observed, end: f64) {
                 t + 4.0 - 61.0,
             );
         }
-        None => {}
     }
     r.at(end).finish(
         "observe",
@@ -1200,7 +1199,7 @@ fn big(dir: &Path, n: usize) {
                     step: "canary writes".into(),
                     seq,
                     key: format!("canary/{seq:06}"),
-                    region: if seq % 3 == 0 {
+                    region: if seq.is_multiple_of(3) {
                         "us-east-1".into()
                     } else {
                         "eu-central-1".into()

@@ -38,10 +38,13 @@ pub struct Row {
     pub metrics: Vec<MetricChange>,
 }
 
+/// A run directory and its report.
+pub type Run = (PathBuf, Report);
+
 /// Runs found under `dir` (its subdirectories holding a journal), oldest
 /// first. Directories that are not runs are skipped; unreadable runs are
 /// returned as warnings.
-pub fn scan(dir: &Path) -> std::io::Result<(Vec<(PathBuf, Report)>, Vec<String>)> {
+pub fn scan(dir: &Path) -> std::io::Result<(Vec<Run>, Vec<String>)> {
     let mut runs = vec![];
     let mut warnings = vec![];
     for entry in std::fs::read_dir(dir)? {
@@ -200,7 +203,7 @@ pub fn previous_run(run_dir: &Path, report: &Report) -> Option<PreviousRun> {
 }
 
 /// History rows of the runs under `dir`, oldest first, optionally of one drill.
-pub fn rows(runs: &[(PathBuf, Report)], drill: Option<&str>) -> Vec<Row> {
+pub fn rows(runs: &[Run], drill: Option<&str>) -> Vec<Row> {
     let mut out = vec![];
     for (i, (path, r)) in runs.iter().enumerate() {
         if drill.is_some_and(|d| d != r.run.drill) {

@@ -93,14 +93,17 @@ pub fn load(run_dir: &Path) -> Result<Report, ReportError> {
     let mut isolated = None;
     // Markers are few: parse only the lines that can hold one.
     scan_lines(&jpath, |line| {
-        if start.is_none() || (isolated.is_none() && line.contains(r#""event":"marker""#)) {
-            if let Ok(e) = serde_json::from_str::<Event>(line) {
-                start.get_or_insert(e.ts);
-                if let EventKind::Marker { name, at, .. } = &e.kind {
-                    if name == model::REFERENCE_MARKER {
-                        isolated.get_or_insert(*at);
-                    }
-                }
+        let wanted =
+            start.is_none() || (isolated.is_none() && line.contains(r#""event":"marker""#));
+        if let Some(e) = wanted
+            .then(|| serde_json::from_str::<Event>(line).ok())
+            .flatten()
+        {
+            start.get_or_insert(e.ts);
+            if let EventKind::Marker { name, at, .. } = &e.kind
+                && name == model::REFERENCE_MARKER
+            {
+                isolated.get_or_insert(*at);
             }
         }
     })

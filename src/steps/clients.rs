@@ -4,4 +4,8 @@
 
 /// Lazily-built clients of one run.
 #[derive(Default)]
-pub struct Clients {}
+pub struct Clients {
+    /// Background canary writers, by step name (stopped by their undo, a
+    /// `canary-stop` or `canary-verify` step; aborted when the run ends).
+    pub canaries: super::canary::Canaries,
+}

@@ -446,7 +446,7 @@ impl Step for ResidencySpec {
             parts.push(r.summary);
             evidence.insert("traffic".into(), r.evidence);
         }
-        if let Some(r) = &rec {
+        if let (Some(r), false) = (&rec, ok) {
             let _ = ctx.events.emit(EventKind::Recorded {
                 name: r.clone(),
                 value,

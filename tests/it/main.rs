@@ -1,0 +1,3 @@
+//! All integration tests, compiled into one binary. Each area adds its own module.
+
+mod data;

@@ -429,8 +429,16 @@ pub fn load_env_file(path: &Path) -> Result<(String, BTreeMap<String, String>), 
 
 /// Load, interpolate and validate a playbook.
 pub fn load(path: &Path, opts: &LoadOptions) -> Result<Loaded, Vec<Diagnostic>> {
-    let file = path.display().to_string();
     let src = read_source(path).map_err(|d| vec![d])?;
+    load_str(&path.display().to_string(), src, opts)
+}
+
+/// Load a playbook from text already read (`file` names it in diagnostics).
+pub fn load_str(file: &str, src: String, opts: &LoadOptions) -> Result<Loaded, Vec<Diagnostic>> {
+    let file = file.to_string();
+    if src.len() as u64 > MAX_FILE_BYTES {
+        return Err(vec![Diagnostic::file(&file, "is larger than 1 MiB")]);
+    }
     let mut root = parse_yaml(&file, &src).map_err(|d| vec![d])?;
     let hash = hex::encode(sha2::Sha256::digest(src.as_bytes()));
     let mut b = Builder {
@@ -1237,5 +1245,62 @@ impl Loaded {
             );
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn opts() -> LoadOptions {
+        LoadOptions::default()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 400, ..ProptestConfig::default() })]
+        /// Arbitrary text never panics the loader: it is a playbook or diagnostics.
+        #[test]
+        fn arbitrary_text_never_panics(src in "\\PC{0,400}") {
+            let _ = load_str("fuzz.yaml", src, &opts());
+        }
+
+        /// Text shaped like playbooks (keys, indentation, flow, refs) never panics.
+        #[test]
+        fn playbook_shaped_text_never_panics(parts in proptest::collection::vec(prop_oneof![
+            Just("name: x\n"), Just("phases:\n"), Just("  - kind: precheck\n"), Just("    steps:\n"),
+            Just("      - name: s\n"), Just("        kind: shell\n"), Just("        argv: [true]\n"),
+            Just("        wait: { every: 1s, timeout: 0s }\n"), Just("metrics: { a: { from: b, to: c } }\n"),
+            Just("  ${x}\n"), Just("[[{"), Just("\t"), Just("&a "), Just("*a"), Just(": "), Just("- "),
+            Just("vars: { x: ${y} }\n"), Just("guardrails:\n  - { name: g, kind: http, url: u, for: 1s }\n"),
+        ], 0..40)) {
+            let src: String = parts.concat();
+            let _ = load_str("fuzz.yaml", src, &opts());
+        }
+    }
+
+    #[test]
+    fn deep_nesting_is_refused_without_blowing_the_stack() {
+        let src = format!(
+            "name: x\nphases: {}{}\n",
+            "[".repeat(100_000),
+            "]".repeat(100_000)
+        );
+        let e = load_str("deep.yaml", src, &opts()).unwrap_err();
+        assert!(e[0].message.contains("too deep"), "{e:?}");
+    }
+
+    #[test]
+    fn alias_bombs_are_refused() {
+        let mut src = String::from("name: x\na0: &a0 [lol]\n");
+        for i in 1..10 {
+            src.push_str(&format!(
+                "a{i}: &a{i} [*a{p},*a{p},*a{p},*a{p},*a{p},*a{p},*a{p},*a{p},*a{p}]\n",
+                p = i - 1
+            ));
+        }
+        src.push_str("phases: []\n");
+        let e = load_str("bomb.yaml", src, &opts()).unwrap_err();
+        assert!(e[0].message.contains("anchors and aliases"), "{e:?}");
     }
 }

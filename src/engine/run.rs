@@ -428,10 +428,10 @@ async fn run_phase(
                 }
             }
         };
-        if let Ok(r) = r {
-            if r.status == Status::Failed {
-                failures.push(format!("watch failed: {}", r.summary));
-            }
+        if let Ok(r) = r
+            && r.status == Status::Failed
+        {
+            failures.push(format!("watch failed: {}", r.summary));
         }
     }
     if let Some(w) = ctx

@@ -285,7 +285,7 @@ impl Builder<'_> {
 }
 
 fn subset(m: &MarkedMappingNode, keep: impl Fn(&str) -> bool) -> Node {
-    let mut out = MarkedMappingNode::new_empty(m.span().clone());
+    let mut out = MarkedMappingNode::new_empty(*m.span());
     for (k, v) in m.iter() {
         if keep(k.as_str()) {
             out.insert(k.clone(), v.clone());
@@ -825,7 +825,7 @@ fn interpolate_node(
             }
             let pos = pos_of(s.span());
             match f(pos, s.as_str()) {
-                Ok(v) => *s = MarkedScalarNode::new(s.span().clone(), v),
+                Ok(v) => *s = MarkedScalarNode::new(*s.span(), v),
                 Err((p, e)) => diags.push((p, e, false)),
             }
         }
@@ -1030,10 +1030,10 @@ fn validate(b: &mut Builder<'_>, pb: &Playbook) {
     // Phase order follows the drill script; restore comes last.
     let mut last: Option<PhaseKind> = None;
     for p in &pb.phases {
-        if let Some(l) = last {
-            if p.kind < l || (l == PhaseKind::Restore) {
-                b.at(p.pos, format!("phase `{}` comes after `{}`", p.kind.as_str(), l.as_str()), Some("phases run in the order precheck, isolate, observe, validate, restore; restore is last".into()));
-            }
+        if let Some(l) = last
+            && (p.kind < l || (l == PhaseKind::Restore))
+        {
+            b.at(p.pos, format!("phase `{}` comes after `{}`", p.kind.as_str(), l.as_str()), Some("phases run in the order precheck, isolate, observe, validate, restore; restore is last".into()));
         }
         last = Some(p.kind);
     }
@@ -1055,17 +1055,17 @@ fn validate(b: &mut Builder<'_>, pb: &Playbook) {
     let mut markers: BTreeMap<&str, Pos> = BTreeMap::new();
     let mut records: BTreeSet<&str> = BTreeSet::new();
     for (_, s) in pb.all_steps() {
-        if let Some(m) = &s.mark {
-            if let Some(first) = markers.insert(m, s.pos) {
-                b.at(
-                    s.pos,
-                    format!("marker `{m}` is set twice"),
-                    Some(format!(
-                        "it is already set by the step on line {}",
-                        first.line
-                    )),
-                );
-            }
+        if let Some(m) = &s.mark
+            && let Some(first) = markers.insert(m, s.pos)
+        {
+            b.at(
+                s.pos,
+                format!("marker `{m}` is set twice"),
+                Some(format!(
+                    "it is already set by the step on line {}",
+                    first.line
+                )),
+            );
         }
         if let Some(r) = &s.record {
             records.insert(r);
@@ -1148,10 +1148,11 @@ fn validate(b: &mut Builder<'_>, pb: &Playbook) {
                     Some("remove `wait:`, or use a check step".into()),
                 );
             }
-            if let Effect::Mutating { has_undo } = effect {
-                if p.kind != PhaseKind::Restore {
-                    mutating_so_far.insert(&s.name);
-                    match (&s.irreversible, has_undo) {
+            if let Effect::Mutating { has_undo } = effect
+                && p.kind != PhaseKind::Restore
+            {
+                mutating_so_far.insert(&s.name);
+                match (&s.irreversible, has_undo) {
                         (None, false) => b.at(s.pos, format!("step `{}` changes something and has no undo", s.name), Some("add `undo:` with the command that reverses it, mark it `read_only: true` if it changes nothing, or declare `irreversible: { reason: ..., covered_by: <restore step> }`".into())),
                         (Some(irr), _) if !restore_steps.contains(irr.covered_by.as_str()) => {
                             let hint = match did_you_mean(&irr.covered_by, restore_steps.iter().copied()) {
@@ -1162,7 +1163,6 @@ fn validate(b: &mut Builder<'_>, pb: &Playbook) {
                         }
                         _ => {}
                     }
-                }
             }
             if let StepSpec::Undo(u) = &s.spec {
                 if p.kind != PhaseKind::Restore {

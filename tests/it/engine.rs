@@ -362,3 +362,165 @@ fn a_manual_step_refuses_an_unattended_run_before_touching_anything() {
     assert!(!flag.exists());
     assert!(run_dir(&out_dir).is_none(), "nothing may run");
 }
+
+#[test]
+fn secrets_are_redacted_from_the_journal_and_the_terminal_and_env_files_set_vars() {
+    let secret = "s3cr3t-Tok3n-value";
+    let mut gd = Gd::new(&[
+        "run",
+        "tests/cases/drills/secret.yaml",
+        "--env",
+        "tests/cases/env/staging.yaml",
+    ]);
+    let out_dir = gd.out_dir();
+    gd.cmd
+        .args(["--out", out_dir.to_str().unwrap()])
+        .env("GAMEDAY_TEST_TOKEN", secret);
+    let (out, _d) = gd.run();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let dir = run_dir(&out_dir).unwrap();
+    let journal = std::fs::read_to_string(dir.join("journal.jsonl")).unwrap();
+    assert!(!journal.contains(secret), "secret leaked into the journal");
+    assert!(!stderr(&out).contains(secret) && !stdout(&out).contains(secret));
+    assert!(
+        journal.contains("bonjour [redacted]"),
+        "the env file sets `greeting` and the secret is redacted in evidence"
+    );
+    assert!(journal.contains("\"environment\":\"staging\""));
+
+    // Without the variable, the run refuses before doing anything.
+    let mut gd = Gd::new(&["run", "tests/cases/drills/secret.yaml"]);
+    gd.cmd.env_remove("GAMEDAY_TEST_TOKEN");
+    let (out, _d) = gd.run();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains(
+            "secret `token` cannot be read from environment variable `GAMEDAY_TEST_TOKEN`"
+        ),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn an_unknown_var_on_the_command_line_is_refused_with_a_suggestion() {
+    let (out, _d) = Gd::new(&[
+        "validate",
+        "drills/examples/hello.yaml",
+        "--var",
+        "observe_fro=1s",
+    ])
+    .run();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("--var `observe_fro` is not a var of drills/examples/hello.yaml"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(stderr(&out).contains("did you mean `observe_for`?"));
+}
+
+#[test]
+fn the_deadline_aborts_and_restores() {
+    let tmp = tempfile::tempdir().unwrap();
+    let flag = tmp.path().join("flag");
+    let mut gd = Gd::new(&[
+        "run",
+        "tests/cases/drills/deadline.yaml",
+        "--var",
+        &var("flag_file", &flag),
+    ]);
+    let out_dir = gd.out_dir();
+    gd.cmd.args(["--out", out_dir.to_str().unwrap()]);
+    let (out, _d) = gd.run();
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(!flag.exists());
+    assert!(journal_has(&out_dir, "\"reason\":\"deadline\""));
+}
+
+#[test]
+fn a_failed_precheck_is_retried_then_aborts_without_changing_anything() {
+    let tmp = tempfile::tempdir().unwrap();
+    let flag = tmp.path().join("flag");
+    let mut gd = Gd::new(&[
+        "run",
+        "tests/cases/drills/unreachable.yaml",
+        "--var",
+        &var("flag_file", &flag),
+    ]);
+    let out_dir = gd.out_dir();
+    gd.cmd.args(["--out", out_dir.to_str().unwrap()]);
+    let (out, _d) = gd.run();
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(!flag.exists());
+    let dir = run_dir(&out_dir).unwrap();
+    let journal = std::fs::read_to_string(dir.join("journal.jsonl")).unwrap();
+    assert!(
+        journal.contains("\"attempts\":3"),
+        "two retries after the first attempt"
+    );
+    assert!(
+        journal.contains("cannot connect"),
+        "the error says what failed"
+    );
+    assert!(
+        !journal.contains("\"event\":\"intent\""),
+        "nothing may be changed"
+    );
+    assert!(journal.contains("nothing was applied, so there is nothing to restore"));
+    assert_eq!(report_json(&dir)["outcome"], "aborted");
+}
+
+#[test]
+fn plan_lists_calls_and_undos_and_changes_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let flag = tmp.path().join("flag");
+    let (out, _d) = Gd::new(&[
+        "plan",
+        "drills/examples/hello.yaml",
+        "--var",
+        &var("flag_file", &flag),
+    ])
+    .run();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        text.contains(&format!("undo: run rm -f {}", flag.display())),
+        "{text}"
+    );
+    assert!(text.contains("sets marker: isolated"));
+    assert!(!flag.exists(), "plan must not run anything");
+}
+
+#[test]
+fn json_log_format_prints_one_event_per_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut gd = Gd::new(&[
+        "run",
+        "drills/examples/hello.yaml",
+        "--var",
+        &var("flag_file", tmp.path().join("f")),
+        "--var",
+        "observe_for=0s",
+        "--log-format",
+        "json",
+    ]);
+    let out_dir = gd.out_dir();
+    gd.cmd.args(["--out", out_dir.to_str().unwrap()]);
+    let (out, _d) = gd.run();
+    assert_eq!(out.status.code(), Some(0));
+    let lines: Vec<serde_json::Value> = stderr(&out)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON event per line"))
+        .collect();
+    assert!(
+        lines
+            .iter()
+            .any(|e| e["event"] == "marker" && e["name"] == "isolated")
+    );
+    assert!(
+        lines
+            .iter()
+            .all(|e| e["ts"].is_string() && e["elapsed"].is_number())
+    );
+}

@@ -243,6 +243,7 @@ pub async fn run_drill(loaded: Loaded, opts: RunOptions) -> Result<RunSummary, S
     }
     cancel_logger.abort();
 
+    crate::steps::shell::finish_terminations();
     let still_applied: Vec<String> = registry
         .still_applied()
         .iter()

@@ -524,3 +524,39 @@ fn json_log_format_prints_one_event_per_line() {
             .all(|e| e["ts"].is_string() && e["elapsed"].is_number())
     );
 }
+
+fn alive(pid: i32) -> bool {
+    // A zombie (killed, not yet reaped by init) counts as gone.
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => {
+            stat.rsplit(')')
+                .next()
+                .and_then(|s| s.split_whitespace().next())
+                != Some("Z")
+        }
+        Err(_) => false,
+    }
+}
+
+#[test]
+fn a_step_timeout_kills_the_whole_process_group_even_if_it_ignores_sigterm() {
+    let tmp = tempfile::tempdir().unwrap();
+    let pid_file = tmp.path().join("pid");
+    let mut gd = Gd::new(&[
+        "run",
+        "tests/cases/drills/stubborn.yaml",
+        "--var",
+        &var("pid_file", &pid_file),
+    ]);
+    let out_dir = gd.out_dir();
+    gd.cmd.args(["--out", out_dir.to_str().unwrap()]);
+    let (out, _d) = gd.run();
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(journal_has(&out_dir, "timed out after 1s"));
+    let pid: i32 = std::fs::read_to_string(&pid_file)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    wait_until(LIMIT, "the grandchild to be killed", || !alive(pid));
+}

@@ -231,40 +231,58 @@ impl Builder<'_> {
         match marked_yaml::from_node::<T>(node) {
             Ok(v) => Some(v),
             Err(e) => {
-                use marked_yaml::Error as E;
-                let pos = e.start_mark().map(|m| Pos {
-                    line: m.line(),
-                    col: m.column(),
-                });
-                let pos = pos
-                    .filter(|p| p.line > 0)
-                    .unwrap_or_else(|| pos_of(node.span()));
-                let (msg, hint) = match &*e {
-                    E::UnknownFieldError(field, expected, _) => {
-                        let all: Vec<&str> = expected
-                            .iter()
-                            .copied()
-                            .chain(extra.iter().copied())
-                            .collect();
-                        let hint = match did_you_mean(field, all.iter().copied()) {
-                            Some(s) => format!("did you mean `{s}`?"),
-                            None => format!("expected one of: {}", all.join(", ")),
-                        };
-                        (format!("unknown field `{field}`"), Some(hint))
-                    }
-                    E::NotBoolean(_) => ("expected `true` or `false`".to_string(), None),
-                    E::IntegerParseFailure(err, _) => {
-                        (format!("expected a whole number ({err})"), None)
-                    }
-                    E::FloatParseFailure(_, _) => ("expected a number".to_string(), None),
-                    E::Other(m, _) => (m.clone(), None),
-                    #[allow(unreachable_patterns)]
-                    other => (other.to_string(), None),
-                };
-                self.at(pos, msg, hint);
+                self.node_error(&e, node, extra, None);
                 None
             }
         }
+    }
+
+    /// A deserialization error as a diagnostic at the offending key or value.
+    /// `kind` names the step kind when the node is a step's own fields.
+    fn node_error(
+        &mut self,
+        e: &marked_yaml::FromNodeError,
+        node: &Node,
+        extra: &[&str],
+        kind: Option<&str>,
+    ) {
+        use marked_yaml::Error as E;
+        let pos = e
+            .start_mark()
+            .map(|m| Pos {
+                line: m.line(),
+                col: m.column(),
+            })
+            .filter(|p| p.line > 0)
+            .unwrap_or_else(|| pos_of(node.span()));
+        let in_kind = kind
+            .map(|k| format!(" (in a `{k}` step)"))
+            .unwrap_or_default();
+        let (msg, hint) = match &**e {
+            E::UnknownFieldError(field, expected, _) => {
+                let all: Vec<&str> = expected
+                    .iter()
+                    .copied()
+                    .chain(extra.iter().copied())
+                    .collect();
+                let hint = match (did_you_mean(field, all.iter().copied()), kind) {
+                    (Some(s), _) => format!("did you mean `{s}`?"),
+                    (None, Some(k)) => format!("`{k}` steps take: {}", all.join(", ")),
+                    (None, None) => format!("expected one of: {}", all.join(", ")),
+                };
+                let what = kind
+                    .map(|k| format!(" for a `{k}` step"))
+                    .unwrap_or_default();
+                (format!("unknown field `{field}`{what}"), Some(hint))
+            }
+            E::NotBoolean(_) => ("expected `true` or `false`".to_string(), None),
+            E::IntegerParseFailure(err, _) => (format!("expected a whole number ({err})"), None),
+            E::FloatParseFailure(_, _) => ("expected a number".to_string(), None),
+            E::Other(m, _) => (format!("{m}{in_kind}"), None),
+            #[allow(unreachable_patterns)]
+            other => (other.to_string(), None),
+        };
+        self.at(pos, msg, hint);
     }
 
     fn check_keys(&mut self, m: &MarkedMappingNode, allowed: &[&str], what: &str) {
@@ -947,8 +965,8 @@ fn build_step(
             None
         }
         Some(Ok(s)) => Some(s),
-        Some(Err(_)) => {
-            spec_error(b, &kind, &rest, &extra);
+        Some(Err(e)) => {
+            b.node_error(&e, &rest, &extra, Some(&kind));
             None
         }
     };
@@ -978,50 +996,6 @@ fn build_step(
         common.for_,
         common.every,
     ))
-}
-
-/// Turn a kind-specific deserialization error into a diagnostic.
-fn spec_error(b: &mut Builder<'_>, kind: &str, rest: &Node, extra: &[&str]) {
-    match StepSpec::from_node(kind, rest) {
-        Some(Err(e)) => {
-            use marked_yaml::Error as E;
-            let pos = e
-                .start_mark()
-                .map(|m| Pos {
-                    line: m.line(),
-                    col: m.column(),
-                })
-                .filter(|p| p.line > 0)
-                .unwrap_or_else(|| pos_of(rest.span()));
-            let (msg, hint) = match &*e {
-                E::UnknownFieldError(field, expected, _) => {
-                    let all: Vec<&str> = expected
-                        .iter()
-                        .copied()
-                        .chain(extra.iter().copied())
-                        .collect();
-                    let hint = match did_you_mean(field, all.iter().copied()) {
-                        Some(s) => format!("did you mean `{s}`?"),
-                        None => format!("`{kind}` steps take: {}", all.join(", ")),
-                    };
-                    (
-                        format!("unknown field `{field}` for a `{kind}` step"),
-                        Some(hint),
-                    )
-                }
-                E::NotBoolean(_) => ("expected `true` or `false`".to_string(), None),
-                E::IntegerParseFailure(err, _) => {
-                    (format!("expected a whole number ({err})"), None)
-                }
-                E::FloatParseFailure(_, _) => ("expected a number".to_string(), None),
-                E::Other(m, _) => (format!("{m} (in a `{kind}` step)"), None),
-                #[allow(unreachable_patterns)]
-                other => (other.to_string(), None),
-            };
-            b.at(pos, msg, hint);
-        }
-        _ => b.at(pos_of(rest.span()), format!("invalid `{kind}` step"), None),
-    }
 }
 
 /// Cross-cutting checks on a playbook that parsed.

@@ -31,6 +31,14 @@ impl Gd {
         Gd { cmd, dir }
     }
 
+    /// `gameday run ARGS… --out <temp>/reports`.
+    pub fn drill(args: &[&str]) -> Gd {
+        let mut gd = Gd::new(&["run"]);
+        let out = gd.out_dir();
+        gd.cmd.args(args).arg("--out").arg(out);
+        gd
+    }
+
     pub fn out_dir(&self) -> PathBuf {
         self.dir.path().join("reports")
     }

@@ -101,8 +101,7 @@ fn every_shipped_drill_validates() {
 fn hello_passes_restores_and_prints_the_run_dir_last() {
     let tmp = tempfile::tempdir().unwrap();
     let flag = tmp.path().join("flag");
-    let mut gd = Gd::new(&[
-        "run",
+    let gd = Gd::drill(&[
         "drills/examples/hello.yaml",
         "--var",
         &var("flag_file", &flag),
@@ -110,7 +109,6 @@ fn hello_passes_restores_and_prints_the_run_dir_last() {
         "observe_for=0s",
     ]);
     let out_dir = gd.out_dir();
-    gd.cmd.args(["--out", out_dir.to_str().unwrap()]);
     let (out, _d) = gd.run();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let last = stdout(&out).lines().last().unwrap_or_default().to_string();
@@ -228,14 +226,12 @@ fn sigkill_then_restore_undoes_and_a_second_restore_is_a_no_op() {
 fn signals_during_restoration_warn_and_the_third_abandons_with_the_restore_command() {
     let tmp = tempfile::tempdir().unwrap();
     let flag = tmp.path().join("flag");
-    let mut gd = Gd::new(&[
-        "run",
+    let gd = Gd::drill(&[
         "tests/cases/drills/slow-restore.yaml",
         "--var",
         &var("flag_file", &flag),
     ]);
     let out_dir = gd.out_dir();
-    gd.cmd.args(["--out", out_dir.to_str().unwrap()]);
     let (mut child, _d) = gd.spawn();
     wait_until(LIMIT, "the observe phase", || {
         journal_has(&out_dir, "\"phase\":\"observe\"")
@@ -276,8 +272,7 @@ fn a_guardrail_breach_aborts_and_restores() {
     let tmp = tempfile::tempdir().unwrap();
     let flag = tmp.path().join("flag");
     let trip = tmp.path().join("trip");
-    let mut gd = Gd::new(&[
-        "run",
+    let gd = Gd::drill(&[
         "tests/cases/drills/guardrail.yaml",
         "--var",
         &var("flag_file", &flag),
@@ -285,7 +280,6 @@ fn a_guardrail_breach_aborts_and_restores() {
         &var("trip_file", &trip),
     ]);
     let out_dir = gd.out_dir();
-    gd.cmd.args(["--out", out_dir.to_str().unwrap()]);
     let (out, _d) = gd.run();
     assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
     assert!(!flag.exists());
@@ -342,15 +336,13 @@ fn a_second_run_in_the_same_environment_is_refused() {
 fn a_manual_step_refuses_an_unattended_run_before_touching_anything() {
     let tmp = tempfile::tempdir().unwrap();
     let flag = tmp.path().join("flag");
-    let mut gd = Gd::new(&[
-        "run",
+    let gd = Gd::drill(&[
         "tests/cases/drills/manual.yaml",
         "--var",
         &var("flag_file", &flag),
         "--yes",
     ]);
     let out_dir = gd.out_dir();
-    gd.cmd.args(["--out", out_dir.to_str().unwrap()]);
     let (out, _d) = gd.run();
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(
@@ -424,14 +416,12 @@ fn an_unknown_var_on_the_command_line_is_refused_with_a_suggestion() {
 fn the_deadline_aborts_and_restores() {
     let tmp = tempfile::tempdir().unwrap();
     let flag = tmp.path().join("flag");
-    let mut gd = Gd::new(&[
-        "run",
+    let gd = Gd::drill(&[
         "tests/cases/drills/deadline.yaml",
         "--var",
         &var("flag_file", &flag),
     ]);
     let out_dir = gd.out_dir();
-    gd.cmd.args(["--out", out_dir.to_str().unwrap()]);
     let (out, _d) = gd.run();
     assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
     assert!(!flag.exists());
@@ -442,14 +432,12 @@ fn the_deadline_aborts_and_restores() {
 fn a_failed_precheck_is_retried_then_aborts_without_changing_anything() {
     let tmp = tempfile::tempdir().unwrap();
     let flag = tmp.path().join("flag");
-    let mut gd = Gd::new(&[
-        "run",
+    let gd = Gd::drill(&[
         "tests/cases/drills/unreachable.yaml",
         "--var",
         &var("flag_file", &flag),
     ]);
     let out_dir = gd.out_dir();
-    gd.cmd.args(["--out", out_dir.to_str().unwrap()]);
     let (out, _d) = gd.run();
     assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
     assert!(!flag.exists());
@@ -495,8 +483,7 @@ fn plan_lists_calls_and_undos_and_changes_nothing() {
 #[test]
 fn json_log_format_prints_one_event_per_line() {
     let tmp = tempfile::tempdir().unwrap();
-    let mut gd = Gd::new(&[
-        "run",
+    let gd = Gd::drill(&[
         "drills/examples/hello.yaml",
         "--var",
         &var("flag_file", tmp.path().join("f")),
@@ -505,8 +492,7 @@ fn json_log_format_prints_one_event_per_line() {
         "--log-format",
         "json",
     ]);
-    let out_dir = gd.out_dir();
-    gd.cmd.args(["--out", out_dir.to_str().unwrap()]);
+    let _out_dir = gd.out_dir();
     let (out, _d) = gd.run();
     assert_eq!(out.status.code(), Some(0));
     let lines: Vec<serde_json::Value> = stderr(&out)
@@ -542,14 +528,12 @@ fn alive(pid: i32) -> bool {
 fn a_step_timeout_kills_the_whole_process_group_even_if_it_ignores_sigterm() {
     let tmp = tempfile::tempdir().unwrap();
     let pid_file = tmp.path().join("pid");
-    let mut gd = Gd::new(&[
-        "run",
+    let gd = Gd::drill(&[
         "tests/cases/drills/stubborn.yaml",
         "--var",
         &var("pid_file", &pid_file),
     ]);
     let out_dir = gd.out_dir();
-    gd.cmd.args(["--out", out_dir.to_str().unwrap()]);
     let (out, _d) = gd.run();
     assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
     assert!(journal_has(&out_dir, "timed out after 1s"));

@@ -200,10 +200,20 @@ fn sigkill_then_restore_undoes_and_a_second_restore_is_a_no_op() {
     let tmp = tempfile::tempdir().unwrap();
     let flag = tmp.path().join("flag");
     let (mut child, _d, out_dir) = start_long_hello(&flag, &[]);
+    let dir = run_dir(&out_dir).unwrap();
+    // While the run is alive, restore refuses (the run restores by itself).
+    let (out, _d1) = Gd::new(&["restore", dir.to_str().unwrap()]).run();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("is still in progress"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(flag.exists());
+
     signal(&child, Signal::SIGKILL);
     let _ = child.wait();
     assert!(flag.exists(), "SIGKILL leaves the change applied");
-    let dir = run_dir(&out_dir).unwrap();
 
     let (out, _d2) = Gd::new(&["restore", dir.to_str().unwrap()]).run();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));

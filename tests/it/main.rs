@@ -1,4 +1,8 @@
-//! All integration tests, in one binary (one link, shared helpers).
+//! All integration tests, compiled into one binary (one link, shared
+//! helpers). Each area adds its own module.
 
 mod cli;
+mod support;
+
 mod engine;
+mod sim;

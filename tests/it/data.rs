@@ -8,26 +8,19 @@
 
 use gameday::journal::event::Status;
 use gameday::journal::{Event, EventKind, read_journal};
-use gameday::sim::config::Jurisdiction;
-use gameday::sim::{SimConfig, SimHandle};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-const PG_BIN: &str = "/usr/lib/postgresql/15/bin";
+use super::support::{Proc, free_port, http, repo};
 
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("no free loopback port")
+/// PostgreSQL 15 binaries (`GAMEDAY_PG_BIN`, set by scripts/test.sh, or Debian's path).
+fn pg_bin() -> PathBuf {
+    std::env::var_os("GAMEDAY_PG_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/usr/lib/postgresql/15/bin"))
 }
 
 // ----- running drills ------------------------------------------------------------
@@ -220,7 +213,7 @@ struct Pg {
 /// Run a PostgreSQL binary as the `postgres` user when we are root (the
 /// server refuses to run as root), else as ourselves.
 fn pg_command(tool: &str, cwd: &Path) -> Command {
-    let mut cmd = Command::new(Path::new(PG_BIN).join(tool));
+    let mut cmd = Command::new(pg_bin().join(tool));
     cmd.current_dir(cwd).stdin(Stdio::null());
     if nix::unistd::geteuid().is_root() {
         use std::os::unix::process::CommandExt;
@@ -291,7 +284,7 @@ impl Pg {
                     self.log_text()
                 );
             }
-            let ok = Command::new(Path::new(PG_BIN).join("pg_isready"))
+            let ok = Command::new(pg_bin().join("pg_isready"))
                 .args(["-h", "127.0.0.1", "-p", &self.port.to_string(), "-t", "1"])
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
@@ -381,8 +374,9 @@ struct PgPair {
 impl PgPair {
     fn start() -> PgPair {
         assert!(
-            Path::new(PG_BIN).join("initdb").exists(),
-            "PostgreSQL 15 is not installed under {PG_BIN} (Debian package postgresql-15)"
+            pg_bin().join("initdb").exists(),
+            "PostgreSQL 15 is not installed under {} (Debian package postgresql-15, or set GAMEDAY_PG_BIN)",
+            pg_bin().display()
         );
         let root = tempfile::Builder::new()
             .prefix("gameday-pg-")
@@ -706,27 +700,35 @@ async fn primary_stopped_abruptly_mid_drill_reports_losses_honestly() {
 
 // ----- the simulator ---------------------------------------------------------------
 
-/// A simulator with fast reroutes; `quiet` turns off synthetic traffic and
+/// `gameday sim` with fast reroutes; `quiet` turns off synthetic traffic and
 /// jobs, so the only writes (and lost updates) are the canary's.
-async fn sim(quiet: bool) -> SimHandle {
-    let mut cfg = SimConfig::default();
-    cfg.propagation_delay = Duration::from_millis(500);
-    cfg.propagation_jitter = Duration::ZERO;
+async fn sim(quiet: bool) -> Proc {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut cfg = String::from("routing: { propagation_delay: 500ms, propagation_jitter: 0s }\n");
     if quiet {
-        cfg.load = BTreeMap::from([(Jurisdiction::US, 0.0), (Jurisdiction::EU, 0.0)]);
-        cfg.background_writes_per_second = 0.0;
+        cfg.push_str("load: { US: 0, EU: 0 }\ndata: { background_writes_per_second: 0 }\n");
     }
-    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
-    gameday::sim::start(cfg, 7, addr)
-        .await
-        .expect("start the simulator")
+    std::fs::write(dir.path().join("sim.yaml"), cfg).expect("sim config");
+    let mut p = Proc::spawn_in(
+        "gameday sim",
+        env!("CARGO_BIN_EXE_gameday"),
+        &[
+            "sim",
+            "--listen",
+            "127.0.0.1:{port}",
+            "--config",
+            "{dir}/sim.yaml",
+            "--seed",
+            "7",
+        ],
+        dir,
+    );
+    p.wait_ready("/sim/truth", Duration::from_secs(30)).await;
+    p
 }
 
-async fn truth(sim: &SimHandle) -> Value {
-    reqwest::Client::builder()
-        .no_proxy()
-        .build()
-        .unwrap()
+async fn truth(sim: &Proc) -> Value {
+    http()
         .get(format!("{}/sim/truth", sim.base_url()))
         .send()
         .await

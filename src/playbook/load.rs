@@ -307,9 +307,9 @@ struct Header {
     #[serde(default)]
     deadline: Option<Positive>,
     #[serde(default)]
-    prometheus: Option<serde_json::Value>,
+    prometheus: Option<spec::prometheus::ApiConnection>,
     #[serde(default)]
-    alertmanager: Option<serde_json::Value>,
+    alertmanager: Option<spec::prometheus::ApiConnection>,
     #[serde(default)]
     aws: Option<serde_json::Value>,
     #[serde(default)]
@@ -1179,6 +1179,9 @@ fn validate(b: &mut Builder<'_>, pb: &Playbook) {
                 }
             }
         }
+    }
+    for (pos, msg, hint) in spec::prometheus::validate(pb) {
+        b.at(pos, msg, hint);
     }
     for g in &pb.guardrails {
         if g.step.spec.effect() != Effect::ReadOnly {

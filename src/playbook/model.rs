@@ -92,9 +92,9 @@ pub struct Playbook {
 #[serde(deny_unknown_fields)]
 pub struct Connections {
     #[serde(default)]
-    pub prometheus: Option<serde_json::Value>,
+    pub prometheus: Option<super::spec::prometheus::ApiConnection>,
     #[serde(default)]
-    pub alertmanager: Option<serde_json::Value>,
+    pub alertmanager: Option<super::spec::prometheus::ApiConnection>,
     #[serde(default)]
     pub aws: Option<serde_json::Value>,
     #[serde(default)]

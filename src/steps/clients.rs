@@ -4,4 +4,7 @@
 
 /// Lazily-built clients of one run.
 #[derive(Default)]
-pub struct Clients {}
+pub struct Clients {
+    /// Prometheus and Alertmanager (`crate::steps::prometheus`).
+    pub prometheus: super::prometheus::PromClients,
+}

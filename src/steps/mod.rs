@@ -11,6 +11,7 @@ pub mod clients;
 pub mod http;
 pub mod manual;
 pub mod note;
+pub mod prometheus;
 pub mod shell;
 pub mod wait;
 
@@ -243,6 +244,10 @@ pub fn executor(spec: &StepSpec) -> &dyn Step {
         StepSpec::Wait(s) => s,
         StepSpec::Note(s) => s,
         StepSpec::Undo(s) => s,
+        StepSpec::Prometheus(s) => s,
+        StepSpec::Alert(s) => s,
+        StepSpec::PrometheusWindow(s) => s,
+        StepSpec::PrometheusCharts(s) => s,
     }
 }
 

@@ -8,6 +8,7 @@
 pub mod http;
 pub mod manual;
 pub mod note;
+pub mod prometheus;
 pub mod shell;
 pub mod undo;
 pub mod wait;
@@ -53,6 +54,10 @@ step_kinds! {
     "wait" => Wait(wait::WaitSpec),
     "note" => Note(note::NoteSpec),
     "undo" => Undo(undo::UndoSpec),
+    "prometheus" => Prometheus(prometheus::PrometheusSpec),
+    "alert" => Alert(prometheus::AlertSpec),
+    "prometheus-window" => PrometheusWindow(prometheus::PrometheusWindowSpec),
+    "prometheus-charts" => PrometheusCharts(prometheus::PrometheusChartsSpec),
 }
 
 /// What running a step does to the world; decides where it may appear.
@@ -84,6 +89,10 @@ impl StepSpec {
             StepSpec::Manual(_) => Effect::Interactive,
             StepSpec::Wait(_) | StepSpec::Note(_) => Effect::Passive,
             StepSpec::Undo(_) => Effect::Restore,
+            StepSpec::Prometheus(_)
+            | StepSpec::Alert(_)
+            | StepSpec::PrometheusWindow(_)
+            | StepSpec::PrometheusCharts(_) => Effect::ReadOnly,
         }
     }
 }

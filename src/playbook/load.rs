@@ -313,7 +313,7 @@ struct Header {
     #[serde(default)]
     aws: Option<serde_json::Value>,
     #[serde(default)]
-    postgres: Option<serde_json::Value>,
+    postgres: BTreeMap<String, super::spec::postgres::PostgresConnection>,
 }
 
 #[derive(Deserialize)]
@@ -705,7 +705,7 @@ pub fn load(path: &Path, opts: &LoadOptions) -> Result<Loaded, Vec<Diagnostic>> 
         prometheus: None,
         alertmanager: None,
         aws: None,
-        postgres: None,
+        postgres: BTreeMap::new(),
     });
     let playbook = Playbook {
         name: header.name.unwrap_or_default(),
@@ -1045,7 +1045,7 @@ fn validate(b: &mut Builder<'_>, pb: &Playbook) {
     }
     // Markers and recorded values.
     let mut markers: BTreeMap<&str, Pos> = BTreeMap::new();
-    let mut records: BTreeSet<&str> = BTreeSet::new();
+    let mut records: BTreeSet<String> = BTreeSet::new();
     for (_, s) in pb.all_steps() {
         if let Some(m) = &s.mark {
             if let Some(first) = markers.insert(m, s.pos) {
@@ -1060,7 +1060,10 @@ fn validate(b: &mut Builder<'_>, pb: &Playbook) {
             }
         }
         if let Some(r) = &s.record {
-            records.insert(r);
+            records.extend(s.spec.recorded_names(r));
+        }
+        for (msg, hint) in s.spec.problems(pb) {
+            b.at(s.pos, format!("step `{}`: {msg}", s.name), hint);
         }
     }
     for m in &pb.metrics {
@@ -1087,7 +1090,7 @@ fn validate(b: &mut Builder<'_>, pb: &Playbook) {
             }
             MetricSource::Value { record, .. } => {
                 if !records.contains(record.as_str()) {
-                    let hint = match did_you_mean(record, records.iter().copied()) {
+                    let hint = match did_you_mean(record, records.iter().map(|s| s.as_str())) {
                         Some(s) => format!("did you mean `{s}`?"),
                         None => format!("add `record: {record}` to the step that measures it"),
                     };

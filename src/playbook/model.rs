@@ -97,8 +97,10 @@ pub struct Connections {
     pub alertmanager: Option<super::spec::prometheus::ApiConnection>,
     #[serde(default)]
     pub aws: Option<serde_json::Value>,
+    /// Named PostgreSQL connections (`primary`, `standby`), whose connection
+    /// strings come from environment variables or files.
     #[serde(default)]
-    pub postgres: Option<serde_json::Value>,
+    pub postgres: BTreeMap<String, super::spec::postgres::PostgresConnection>,
 }
 
 #[derive(Debug, Clone, Serialize)]

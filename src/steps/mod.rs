@@ -7,11 +7,15 @@
 //! calls [`Step::run`]. An [`Undo`] is plain serializable data, so
 //! `gameday restore` can run it from the journal after a crash.
 
+pub mod canary;
+pub mod canary_verify;
 pub mod clients;
 pub mod http;
 pub mod manual;
 pub mod note;
+pub mod postgres;
 pub mod prometheus;
+pub mod residency;
 pub mod shell;
 pub mod wait;
 
@@ -117,6 +121,10 @@ pub struct Undo {
 pub enum UndoAction {
     Shell(shell::ShellUndo),
     Http(http::HttpUndo),
+    /// Stop a canary writer.
+    Canary(canary::CanaryUndo),
+    /// Put a fenced PostgreSQL primary's `default_transaction_read_only` back.
+    PostgresFence(postgres::PostgresFenceUndo),
     /// Cannot be undone by a machine; a person must (reported as still applied).
     Manual {
         instructions: String,
@@ -129,6 +137,8 @@ impl UndoAction {
         match self {
             UndoAction::Shell(u) => u.run(ctx).await,
             UndoAction::Http(u) => u.run(ctx).await,
+            UndoAction::Canary(u) => u.run(ctx).await,
+            UndoAction::PostgresFence(u) => u.run(ctx).await,
             UndoAction::Manual { instructions } => Err(StepError::fatal(format!(
                 "cannot be undone automatically: {instructions}"
             ))),
@@ -248,6 +258,15 @@ pub fn executor(spec: &StepSpec) -> &dyn Step {
         StepSpec::Alert(s) => s,
         StepSpec::PrometheusWindow(s) => s,
         StepSpec::PrometheusCharts(s) => s,
+        StepSpec::Canary(s) => s,
+        StepSpec::CanaryRetarget(s) => s,
+        StepSpec::CanaryStop(s) => s,
+        StepSpec::CanaryVerify(s) => s,
+        StepSpec::Residency(s) => s,
+        StepSpec::PostgresQuery(s) => s,
+        StepSpec::PostgresReplication(s) => s,
+        StepSpec::PostgresFence(s) => s,
+        StepSpec::PostgresPromote(s) => s,
     }
 }
 

@@ -311,7 +311,7 @@ struct Header {
     #[serde(default)]
     alertmanager: Option<serde_json::Value>,
     #[serde(default)]
-    aws: Option<serde_json::Value>,
+    aws: Option<spec::aws::AwsConn>,
     #[serde(default)]
     postgres: Option<serde_json::Value>,
 }
@@ -402,10 +402,22 @@ struct EnvFile {
     description: Option<String>,
     #[serde(default)]
     vars: BTreeMap<String, String>,
+    /// Overrides the playbook's `aws:` field by field.
+    #[serde(default)]
+    aws: Option<spec::aws::AwsConn>,
 }
 
-/// Load an environment file: `name:` and `vars:` (values override playbook defaults).
-pub fn load_env_file(path: &Path) -> Result<(String, BTreeMap<String, String>), Vec<Diagnostic>> {
+/// What an environment file sets.
+#[derive(Debug, Clone, Default)]
+pub struct EnvValues {
+    pub name: String,
+    pub vars: BTreeMap<String, String>,
+    pub aws: Option<spec::aws::AwsConn>,
+}
+
+/// Load an environment file: `name:`, `vars:` (values override playbook
+/// defaults) and connection overrides such as `aws:`.
+pub fn load_env_file(path: &Path) -> Result<EnvValues, Vec<Diagnostic>> {
     let file = path.display().to_string();
     let src = read_source(path).map_err(|d| vec![d])?;
     let node = parse_yaml(&file, &src).map_err(|d| vec![d])?;
@@ -421,7 +433,11 @@ pub fn load_env_file(path: &Path) -> Result<(String, BTreeMap<String, String>), 
                 path.file_stem()
                     .map_or("default".into(), |s| s.to_string_lossy().into_owned())
             });
-            Ok((name, e.vars))
+            Ok(EnvValues {
+                name,
+                vars: e.vars,
+                aws: e.aws,
+            })
         }
         _ => Err(b.diags),
     }
@@ -487,14 +503,16 @@ pub fn load(path: &Path, opts: &LoadOptions) -> Result<Loaded, Vec<Diagnostic>> 
         }
     }
     let mut environment = "default".to_string();
+    let mut env_aws = None;
     let mut values: BTreeMap<String, String> = declared
         .iter()
         .filter_map(|(k, (d, _))| d.clone().map(|d| (k.clone(), d)))
         .collect();
     if let Some(env_path) = &opts.env_file {
         match load_env_file(env_path) {
-            Ok((name, vars)) => {
+            Ok(EnvValues { name, vars, aws }) => {
                 environment = name;
+                env_aws = aws;
                 // Environment files are shared by several drills: vars a
                 // playbook does not declare are ignored.
                 for (k, v) in vars {
@@ -718,7 +736,10 @@ pub fn load(path: &Path, opts: &LoadOptions) -> Result<Loaded, Vec<Diagnostic>> 
         connections: Connections {
             prometheus: header.prometheus,
             alertmanager: header.alertmanager,
-            aws: header.aws,
+            aws: match (header.aws, env_aws) {
+                (Some(p), Some(e)) => Some(p.overlay(&e)),
+                (p, e) => p.or(e),
+            },
             postgres: header.postgres,
         },
         phases,

@@ -96,7 +96,7 @@ pub struct Connections {
     #[serde(default)]
     pub alertmanager: Option<serde_json::Value>,
     #[serde(default)]
-    pub aws: Option<serde_json::Value>,
+    pub aws: Option<super::spec::aws::AwsConn>,
     #[serde(default)]
     pub postgres: Option<serde_json::Value>,
 }

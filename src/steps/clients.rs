@@ -4,4 +4,7 @@
 
 /// Lazily-built clients of one run.
 #[derive(Default)]
-pub struct Clients {}
+pub struct Clients {
+    /// AWS SDK configurations, per region/profile/role.
+    pub aws: super::aws::AwsClients,
+}

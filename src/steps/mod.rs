@@ -7,6 +7,7 @@
 //! calls [`Step::run`]. An [`Undo`] is plain serializable data, so
 //! `gameday restore` can run it from the journal after a crash.
 
+pub mod aws;
 pub mod clients;
 pub mod http;
 pub mod manual;
@@ -116,6 +117,7 @@ pub struct Undo {
 pub enum UndoAction {
     Shell(shell::ShellUndo),
     Http(http::HttpUndo),
+    Aws(Box<aws::AwsUndo>),
     /// Cannot be undone by a machine; a person must (reported as still applied).
     Manual {
         instructions: String,
@@ -128,6 +130,7 @@ impl UndoAction {
         match self {
             UndoAction::Shell(u) => u.run(ctx).await,
             UndoAction::Http(u) => u.run(ctx).await,
+            UndoAction::Aws(u) => u.run(ctx).await,
             UndoAction::Manual { instructions } => Err(StepError::fatal(format!(
                 "cannot be undone automatically: {instructions}"
             ))),
@@ -243,6 +246,23 @@ pub fn executor(spec: &StepSpec) -> &dyn Step {
         StepSpec::Wait(s) => s,
         StepSpec::Note(s) => s,
         StepSpec::Undo(s) => s,
+        StepSpec::ArcRoutingControl(s) => s,
+        StepSpec::ArcRoutingControlState(s) => s,
+        StepSpec::GaTrafficDial(s) => s,
+        StepSpec::GaEndpointGroup(s) => s,
+        StepSpec::Route53HealthCheck(s) => s,
+        StepSpec::Route53HealthCheckStatus(s) => s,
+        StepSpec::Route53Weights(s) => s,
+        StepSpec::Elbv2ForwardWeights(s) => s,
+        StepSpec::Elbv2DeregisterTargets(s) => s,
+        StepSpec::FisExperiment(s) => s,
+        StepSpec::FisExperimentState(s) => s,
+        StepSpec::RdsFailoverCluster(s) => s,
+        StepSpec::RdsGlobalSwitchover(s) => s,
+        StepSpec::RdsGlobalFailover(s) => s,
+        StepSpec::RdsClusterStatus(s) => s,
+        StepSpec::CloudWatchMetric(s) => s,
+        StepSpec::CloudWatchAlarm(s) => s,
     }
 }
 

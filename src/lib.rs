@@ -7,5 +7,6 @@ pub mod engine;
 pub mod journal;
 pub mod playbook;
 pub mod report;
+pub mod sim;
 pub mod steps;
 pub mod view;

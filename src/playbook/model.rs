@@ -96,7 +96,7 @@ pub struct Connections {
     #[serde(default)]
     pub alertmanager: Option<super::spec::prometheus::ApiConnection>,
     #[serde(default)]
-    pub aws: Option<serde_json::Value>,
+    pub aws: Option<super::spec::aws::AwsConn>,
     /// Named PostgreSQL connections (`primary`, `standby`), whose connection
     /// strings come from environment variables or files.
     #[serde(default)]

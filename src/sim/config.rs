@@ -657,8 +657,8 @@ impl Parser<'_> {
                             let span = v
                                 .as_sequence()
                                 .and_then(|s| s.get(i))
-                                .map(|n| n.span().clone())
-                                .unwrap_or_else(|| v.span().clone());
+                                .map(|n| *n.span())
+                                .unwrap_or_else(|| *v.span());
                             let hint = diag::did_you_mean(n, known_alerts.iter().copied())
                                 .map(|s| format!("did you mean `{s}`?"))
                                 .unwrap_or_else(|| {

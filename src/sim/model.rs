@@ -334,6 +334,7 @@ pub struct Sim {
     seen_conflicts: HashSet<(u64, u64)>,
     conflict_buckets: VecDeque<(i64, u64)>,
     refused: BTreeMap<Jurisdiction, u64>,
+    refused_carry: BTreeMap<Jurisdiction, Carry>,
     next_version: u64,
     next_tick: Millis,
     next_record: Millis,
@@ -417,6 +418,7 @@ impl Sim {
             seen_conflicts: HashSet::new(),
             conflict_buckets: VecDeque::new(),
             refused: BTreeMap::new(),
+            refused_carry: BTreeMap::new(),
             next_version: 1,
             app_keys: HashSet::new(),
             recording: false,
@@ -671,13 +673,7 @@ impl Sim {
             for (target, share) in self.route_shares(j) {
                 let rate = rps * noise * share;
                 let Some(ri) = target else {
-                    let key = (j, usize::MAX);
-                    let n = self.regions[0]
-                        .carries
-                        .entry(key)
-                        .or_default()
-                        .req
-                        .take(rate * dt);
+                    let n = self.refused_carry.entry(j).or_default().take(rate * dt);
                     *self.refused.entry(j).or_default() += n;
                     continue;
                 };
@@ -1442,8 +1438,10 @@ mod tests {
 
     #[test]
     fn ground_truth_is_reproducible_for_a_seed() {
-        let mut cfg = SimConfig::default();
-        cfg.isolation_mode = IsolationMode::Partition;
+        let cfg = SimConfig {
+            isolation_mode: IsolationMode::Partition,
+            ..SimConfig::default()
+        };
         let a = script(7, cfg.clone());
         let b = script(7, cfg.clone());
         assert_eq!(a, b);
@@ -1500,8 +1498,10 @@ mod tests {
 
     #[test]
     fn clock_skew_loses_updates_silently() {
-        let mut cfg = SimConfig::default();
-        cfg.isolation_mode = IsolationMode::Partition;
+        let mut cfg = SimConfig {
+            isolation_mode: IsolationMode::Partition,
+            ..SimConfig::default()
+        };
         cfg.faults.clock_skew_ms.insert("eu-west-1".into(), 30_000);
         let mut sim = Sim::new(cfg, 3, T0);
         let eu = sim.region_index("eu-west-1").unwrap();
@@ -1511,6 +1511,24 @@ mod tests {
         sim.advance_to(T0 + 150_000);
         let t = sim.truth();
         assert!(t.lost_updates_total > 0, "{t:?}");
+    }
+
+    #[test]
+    fn eu_users_are_refused_rather_than_served_in_the_us() {
+        let mut sim = Sim::new(SimConfig::default(), 1, T0);
+        for r in ["eu-west-1", "eu-central-1"] {
+            let ri = sim.region_index(r).unwrap();
+            sim.set_routing_control(ri, false, T0 + 1_000);
+        }
+        sim.advance_to(T0 + 30_000);
+        let refused = sim
+            .samples()
+            .into_iter()
+            .find(|s| s.name == "http_requests_total" && s.labels[0].1 == "none")
+            .map(|s| s.value)
+            .unwrap_or(0.0);
+        assert!(refused > 1_000.0, "{refused}");
+        assert_eq!(sim.truth().residency_violations_total, 0);
     }
 
     #[test]

@@ -40,15 +40,30 @@ pub(crate) async fn metrics(State(s): State<Arc<Shared>>) -> Response {
         .into_response()
 }
 
-fn error(status: StatusCode, kind: &str, msg: impl Into<String>) -> Response {
-    (
-        status,
-        axum::Json(json!({"status": "error", "errorType": kind, "error": msg.into()})),
-    )
-        .into_response()
+/// A Prometheus API error: status, `errorType`, message.
+#[derive(Debug)]
+struct ApiError {
+    status: StatusCode,
+    kind: &'static str,
+    message: String,
 }
 
-fn bad_data(msg: impl Into<String>) -> Response {
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = json!({"status": "error", "errorType": self.kind, "error": self.message});
+        (self.status, axum::Json(body)).into_response()
+    }
+}
+
+fn error(status: StatusCode, kind: &'static str, msg: impl Into<String>) -> ApiError {
+    ApiError {
+        status,
+        kind,
+        message: msg.into(),
+    }
+}
+
+fn bad_data(msg: impl Into<String>) -> ApiError {
     error(StatusCode::BAD_REQUEST, "bad_data", msg)
 }
 
@@ -62,7 +77,7 @@ fn params(
     headers: &HeaderMap,
     raw: Option<String>,
     body: &Bytes,
-) -> Result<BTreeMap<String, String>, Response> {
+) -> Result<BTreeMap<String, String>, ApiError> {
     let mut out = BTreeMap::new();
     if let Some(q) = raw {
         let pairs: Vec<(String, String)> = serde_urlencoded::from_str(&q)
@@ -135,7 +150,7 @@ pub fn parse_duration(s: &str) -> Option<i64> {
     (total > 0).then_some(total)
 }
 
-fn time_param(p: &BTreeMap<String, String>, name: &str, default: i64) -> Result<i64, Response> {
+fn time_param(p: &BTreeMap<String, String>, name: &str, default: i64) -> Result<i64, ApiError> {
     match p.get(name) {
         None => Ok(default),
         Some(v) => parse_time(v).ok_or_else(|| {
@@ -185,14 +200,14 @@ fn result_json(v: QueryValue) -> Value {
     }
 }
 
-fn query_error(e: QueryError) -> Response {
+fn query_error(e: QueryError) -> ApiError {
     match e {
         QueryError::BadData(m) => bad_data(m),
         QueryError::Execution(m) => error(StatusCode::UNPROCESSABLE_ENTITY, "execution", m),
     }
 }
 
-fn query_text(p: &BTreeMap<String, String>) -> Result<String, Response> {
+fn query_text(p: &BTreeMap<String, String>) -> Result<String, ApiError> {
     match p.get("query") {
         Some(q) if !q.trim().is_empty() => Ok(q.clone()),
         _ => Err(bad_data(
@@ -211,26 +226,27 @@ pub(crate) async fn query(
 ) -> Response {
     let p = match params(&method, &headers, raw, &body) {
         Ok(p) => p,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let q = match query_text(&p) {
         Ok(q) => q,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let now = s.with_sim(|_, now| now);
     let t = match time_param(&p, "time", now) {
         Ok(t) => t,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let shared = s.clone();
     match tokio::task::spawn_blocking(move || shared.history.instant(&q, t)).await {
         Ok(Ok(v)) => success(result_json(v)),
-        Ok(Err(e)) => query_error(e),
+        Ok(Err(e)) => query_error(e).into_response(),
         Err(e) => error(
             StatusCode::INTERNAL_SERVER_ERROR,
             "internal",
             format!("query failed: {e}"),
-        ),
+        )
+        .into_response(),
     }
 }
 
@@ -244,11 +260,11 @@ pub(crate) async fn query_range(
 ) -> Response {
     let p = match params(&method, &headers, raw, &body) {
         Ok(p) => p,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let q = match query_text(&p) {
         Ok(q) => q,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     s.with_sim(|_, _| ());
     let (start, end) = match (p.get("start"), p.get("end")) {
@@ -257,49 +273,57 @@ pub(crate) async fn query_range(
             (None, _) => {
                 return bad_data(format!(
                     "invalid parameter \"start\": cannot parse \"{a}\" to a valid timestamp"
-                ));
+                ))
+                .into_response();
             }
             (_, None) => {
                 return bad_data(format!(
                     "invalid parameter \"end\": cannot parse \"{b}\" to a valid timestamp"
-                ));
+                ))
+                .into_response();
             }
         },
         (None, _) => {
-            return bad_data("invalid parameter \"start\": cannot parse \"\" to a valid timestamp");
+            return bad_data("invalid parameter \"start\": cannot parse \"\" to a valid timestamp")
+                .into_response();
         }
         (_, None) => {
-            return bad_data("invalid parameter \"end\": cannot parse \"\" to a valid timestamp");
+            return bad_data("invalid parameter \"end\": cannot parse \"\" to a valid timestamp")
+                .into_response();
         }
     };
     if end < start {
-        return bad_data("invalid parameter \"end\": end timestamp must not be before start time");
+        return bad_data("invalid parameter \"end\": end timestamp must not be before start time")
+            .into_response();
     }
     let step = match p.get("step").map(|s| (s, parse_duration(s))) {
         Some((_, Some(step))) => step,
         Some((raw, None)) => {
             return bad_data(format!(
                 "invalid parameter \"step\": cannot parse \"{raw}\" to a valid duration"
-            ));
+            ))
+            .into_response();
         }
         None => {
-            return bad_data("invalid parameter \"step\": cannot parse \"\" to a valid duration");
+            return bad_data("invalid parameter \"step\": cannot parse \"\" to a valid duration")
+                .into_response();
         }
     };
     if (end - start) / step > MAX_POINTS {
         return bad_data(
             "exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)",
-        );
+        ).into_response();
     }
     let shared = s.clone();
     match tokio::task::spawn_blocking(move || shared.history.range(&q, start, end, step)).await {
         Ok(Ok(v)) => success(result_json(v)),
-        Ok(Err(e)) => query_error(e),
+        Ok(Err(e)) => query_error(e).into_response(),
         Err(e) => error(
             StatusCode::INTERNAL_SERVER_ERROR,
             "internal",
             format!("query failed: {e}"),
-        ),
+        )
+        .into_response(),
     }
 }
 
@@ -343,7 +367,7 @@ pub(crate) async fn alerts(State(s): State<Arc<Shared>>) -> Response {
 pub(crate) async fn rules(State(s): State<Arc<Shared>>, RawQuery(raw): RawQuery) -> Response {
     let p = match params(&Method::GET, &HeaderMap::new(), raw, &Bytes::new()) {
         Ok(p) => p,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     match p.get("type").map(String::as_str) {
         None | Some("alert") | Some("") => {}
@@ -351,7 +375,8 @@ pub(crate) async fn rules(State(s): State<Arc<Shared>>, RawQuery(raw): RawQuery)
         Some(other) => {
             return bad_data(format!(
                 "invalid parameter \"type\": {other:?} is not one of alert or record"
-            ));
+            ))
+            .into_response();
         }
     }
     let (active, last): (Vec<alerts::Alert>, Option<i64>) = s.with_sim(|sim, _| {

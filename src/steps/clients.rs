@@ -10,4 +10,6 @@ pub struct Clients {
     /// Background canary writers, by step name (stopped by their undo, a
     /// `canary-stop` or `canary-verify` step; aborted when the run ends).
     pub canaries: super::canary::Canaries,
+    /// AWS SDK configurations, per region/profile/role.
+    pub aws: super::aws::AwsClients,
 }

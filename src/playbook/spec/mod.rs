@@ -6,6 +6,7 @@
 //! line to `step_kinds!`, and its executor in `crate::steps`.
 
 pub mod canary;
+pub mod aws;
 pub mod http;
 pub mod manual;
 pub mod note;
@@ -71,6 +72,23 @@ step_kinds! {
     "postgres-replication" => PostgresReplication(postgres::PostgresReplicationSpec),
     "postgres-fence" => PostgresFence(postgres::PostgresFenceSpec),
     "postgres-promote" => PostgresPromote(postgres::PostgresPromoteSpec),
+    "arc-routing-control" => ArcRoutingControl(aws::arc::ArcRoutingControlSpec),
+    "arc-routing-control-state" => ArcRoutingControlState(aws::arc::ArcRoutingControlStateSpec),
+    "ga-traffic-dial" => GaTrafficDial(aws::ga::GaTrafficDialSpec),
+    "ga-endpoint-group" => GaEndpointGroup(aws::ga::GaEndpointGroupSpec),
+    "route53-health-check" => Route53HealthCheck(aws::route53::Route53HealthCheckSpec),
+    "route53-health-check-status" => Route53HealthCheckStatus(aws::route53::Route53HealthCheckStatusSpec),
+    "route53-weights" => Route53Weights(aws::route53::Route53WeightsSpec),
+    "elbv2-forward-weights" => Elbv2ForwardWeights(aws::elbv2::Elbv2ForwardWeightsSpec),
+    "elbv2-deregister-targets" => Elbv2DeregisterTargets(aws::elbv2::Elbv2DeregisterTargetsSpec),
+    "fis-experiment" => FisExperiment(aws::fis::FisExperimentSpec),
+    "fis-experiment-state" => FisExperimentState(aws::fis::FisExperimentStateSpec),
+    "rds-failover-cluster" => RdsFailoverCluster(aws::rds::RdsFailoverClusterSpec),
+    "rds-global-switchover" => RdsGlobalSwitchover(aws::rds::RdsGlobalSwitchoverSpec),
+    "rds-global-failover" => RdsGlobalFailover(aws::rds::RdsGlobalFailoverSpec),
+    "rds-cluster-status" => RdsClusterStatus(aws::rds::RdsClusterStatusSpec),
+    "cloudwatch-metric" => CloudWatchMetric(aws::cloudwatch::CloudWatchMetricSpec),
+    "cloudwatch-alarm" => CloudWatchAlarm(aws::cloudwatch::CloudWatchAlarmSpec),
 }
 
 /// What running a step does to the world; decides where it may appear.
@@ -116,6 +134,24 @@ impl StepSpec {
             | StepSpec::PostgresReplication(_) => Effect::ReadOnly,
             StepSpec::PostgresFence(_) => Effect::Mutating { has_undo: true },
             StepSpec::PostgresPromote(_) => Effect::Mutating { has_undo: false },
+            StepSpec::ArcRoutingControlState(_)
+            | StepSpec::GaEndpointGroup(_)
+            | StepSpec::Route53HealthCheckStatus(_)
+            | StepSpec::FisExperimentState(_)
+            | StepSpec::RdsClusterStatus(_)
+            | StepSpec::CloudWatchMetric(_)
+            | StepSpec::CloudWatchAlarm(_) => Effect::ReadOnly,
+            StepSpec::ArcRoutingControl(_)
+            | StepSpec::GaTrafficDial(_)
+            | StepSpec::Route53HealthCheck(_)
+            | StepSpec::Route53Weights(_)
+            | StepSpec::Elbv2ForwardWeights(_)
+            | StepSpec::Elbv2DeregisterTargets(_)
+            | StepSpec::FisExperiment(_)
+            | StepSpec::RdsFailoverCluster(_)
+            | StepSpec::RdsGlobalSwitchover(_) => Effect::Mutating { has_undo: true },
+            // Promotion with possible data loss: the playbook must declare `irreversible:`.
+            StepSpec::RdsGlobalFailover(_) => Effect::Mutating { has_undo: false },
         }
     }
 

@@ -1,0 +1,7 @@
+//! All integration tests, in one binary (one link, shared helpers). Each area adds its own module.
+
+mod support;
+
+mod cli;
+mod engine;
+mod sim;

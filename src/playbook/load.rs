@@ -530,6 +530,7 @@ pub fn load_str(file: &str, src: String, opts: &LoadOptions) -> Result<Loaded, V
     }
     let mut environment = "default".to_string();
     let mut env_aws = None;
+    let mut env_only: BTreeMap<String, String> = BTreeMap::new();
     let mut values: BTreeMap<String, String> = declared
         .iter()
         .filter_map(|(k, (d, _))| d.clone().map(|d| (k.clone(), d)))
@@ -540,10 +541,13 @@ pub fn load_str(file: &str, src: String, opts: &LoadOptions) -> Result<Loaded, V
                 environment = name;
                 env_aws = aws;
                 // Environment files are shared by several drills: vars a
-                // playbook does not declare are ignored.
+                // playbook does not declare are not the playbook's, but other
+                // vars' values may refer to them (`prometheus_url: "${sim_url}"`).
                 for (k, v) in vars {
                     if declared.contains_key(&k) {
                         values.insert(k, v);
+                    } else {
+                        env_only.insert(k, v);
                     }
                 }
             }
@@ -553,6 +557,8 @@ pub fn load_str(file: &str, src: String, opts: &LoadOptions) -> Result<Loaded, V
     for (k, v) in &opts.vars {
         if declared.contains_key(k) {
             values.insert(k.clone(), v.clone());
+        } else if env_only.contains_key(k) {
+            env_only.insert(k.clone(), v.clone());
         } else {
             let hint = match did_you_mean(k, declared.keys().map(|s| s.as_str())) {
                 Some(s) => format!("did you mean `{s}`?"),
@@ -568,6 +574,30 @@ pub fn load_str(file: &str, src: String, opts: &LoadOptions) -> Result<Loaded, V
                 )
                 .with_hint(hint),
             );
+        }
+    }
+
+    // A var's value may name other vars (`prometheus_url: "${sim_url}"` in an
+    // environment file): resolved once, after every override is known.
+    let snapshot = values.clone();
+    for (k, v) in values.iter_mut().filter(|(_, v)| v.contains('$')) {
+        let expanded = interp::interpolate(v, |r| match r {
+            Ref::Var(n) if n != k.as_str() => snapshot
+                .get(n)
+                .or_else(|| env_only.get(n))
+                .filter(|x| !x.contains("${"))
+                .cloned()
+                .ok_or_else(|| (format!("var `{n}` has no plain value"), None)),
+            Ref::Env(n) => std::env::var(n)
+                .map_err(|_| (format!("environment variable `{n}` is not set"), None)),
+            _ => Err(("only other vars and `${env.NAME}` can be used in a var's value".into(), None)),
+        });
+        match expanded {
+            Ok(x) => *v = x,
+            Err(e) => b.diags.push(
+                Diagnostic::file(&file, format!("var `{k}` = `{v}`: {}", e.message))
+                    .with_hint("a var's value may refer to other vars that have plain values"),
+            ),
         }
     }
 

@@ -325,11 +325,11 @@ struct Header {
     #[serde(default)]
     deadline: Option<Positive>,
     #[serde(default)]
-    prometheus: Option<serde_json::Value>,
+    prometheus: Option<spec::prometheus::ApiConnection>,
     #[serde(default)]
-    alertmanager: Option<serde_json::Value>,
+    alertmanager: Option<spec::prometheus::ApiConnection>,
     #[serde(default)]
-    aws: Option<serde_json::Value>,
+    aws: Option<spec::aws::AwsConn>,
     #[serde(default)]
     postgres: BTreeMap<String, super::spec::postgres::PostgresConnection>,
 }
@@ -420,10 +420,22 @@ struct EnvFile {
     description: Option<String>,
     #[serde(default)]
     vars: BTreeMap<String, String>,
+    /// Overrides the playbook's `aws:` field by field.
+    #[serde(default)]
+    aws: Option<spec::aws::AwsConn>,
 }
 
-/// Load an environment file: `name:` and `vars:` (values override playbook defaults).
-pub fn load_env_file(path: &Path) -> Result<(String, BTreeMap<String, String>), Vec<Diagnostic>> {
+/// What an environment file sets.
+#[derive(Debug, Clone, Default)]
+pub struct EnvValues {
+    pub name: String,
+    pub vars: BTreeMap<String, String>,
+    pub aws: Option<spec::aws::AwsConn>,
+}
+
+/// Load an environment file: `name:`, `vars:` (values override playbook
+/// defaults) and connection overrides such as `aws:`.
+pub fn load_env_file(path: &Path) -> Result<EnvValues, Vec<Diagnostic>> {
     let file = path.display().to_string();
     let src = read_source(path).map_err(|d| vec![d])?;
     let node = parse_yaml(&file, &src).map_err(|d| vec![d])?;
@@ -439,7 +451,11 @@ pub fn load_env_file(path: &Path) -> Result<(String, BTreeMap<String, String>), 
                 path.file_stem()
                     .map_or("default".into(), |s| s.to_string_lossy().into_owned())
             });
-            Ok((name, e.vars))
+            Ok(EnvValues {
+                name,
+                vars: e.vars,
+                aws: e.aws,
+            })
         }
         _ => Err(b.diags),
     }
@@ -513,19 +529,25 @@ pub fn load_str(file: &str, src: String, opts: &LoadOptions) -> Result<Loaded, V
         }
     }
     let mut environment = "default".to_string();
+    let mut env_aws = None;
+    let mut env_only: BTreeMap<String, String> = BTreeMap::new();
     let mut values: BTreeMap<String, String> = declared
         .iter()
         .filter_map(|(k, (d, _))| d.clone().map(|d| (k.clone(), d)))
         .collect();
     if let Some(env_path) = &opts.env_file {
         match load_env_file(env_path) {
-            Ok((name, vars)) => {
+            Ok(EnvValues { name, vars, aws }) => {
                 environment = name;
+                env_aws = aws;
                 // Environment files are shared by several drills: vars a
-                // playbook does not declare are ignored.
+                // playbook does not declare are not the playbook's, but other
+                // vars' values may refer to them (`prometheus_url: "${sim_url}"`).
                 for (k, v) in vars {
                     if declared.contains_key(&k) {
                         values.insert(k, v);
+                    } else {
+                        env_only.insert(k, v);
                     }
                 }
             }
@@ -535,6 +557,8 @@ pub fn load_str(file: &str, src: String, opts: &LoadOptions) -> Result<Loaded, V
     for (k, v) in &opts.vars {
         if declared.contains_key(k) {
             values.insert(k.clone(), v.clone());
+        } else if env_only.contains_key(k) {
+            env_only.insert(k.clone(), v.clone());
         } else {
             let hint = match did_you_mean(k, declared.keys().map(|s| s.as_str())) {
                 Some(s) => format!("did you mean `{s}`?"),
@@ -550,6 +574,30 @@ pub fn load_str(file: &str, src: String, opts: &LoadOptions) -> Result<Loaded, V
                 )
                 .with_hint(hint),
             );
+        }
+    }
+
+    // A var's value may name other vars (`prometheus_url: "${sim_url}"` in an
+    // environment file): resolved once, after every override is known.
+    let snapshot = values.clone();
+    for (k, v) in values.iter_mut().filter(|(_, v)| v.contains('$')) {
+        let expanded = interp::interpolate(v, |r| match r {
+            Ref::Var(n) if n != k.as_str() => snapshot
+                .get(n)
+                .or_else(|| env_only.get(n))
+                .filter(|x| !x.contains("${"))
+                .cloned()
+                .ok_or_else(|| (format!("var `{n}` has no plain value"), None)),
+            Ref::Env(n) => std::env::var(n)
+                .map_err(|_| (format!("environment variable `{n}` is not set"), None)),
+            _ => Err(("only other vars and `${env.NAME}` can be used in a var's value".into(), None)),
+        });
+        match expanded {
+            Ok(x) => *v = x,
+            Err(e) => b.diags.push(
+                Diagnostic::file(&file, format!("var `{k}` = `{v}`: {}", e.message))
+                    .with_hint("a var's value may refer to other vars that have plain values"),
+            ),
         }
     }
 
@@ -744,7 +792,10 @@ pub fn load_str(file: &str, src: String, opts: &LoadOptions) -> Result<Loaded, V
         connections: Connections {
             prometheus: header.prometheus,
             alertmanager: header.alertmanager,
-            aws: header.aws,
+            aws: match (header.aws, env_aws) {
+                (Some(p), Some(e)) => Some(p.overlay(&e)),
+                (p, e) => p.or(e),
+            },
             postgres: header.postgres,
         },
         phases,
@@ -1164,6 +1215,9 @@ fn validate(b: &mut Builder<'_>, pb: &Playbook) {
                 }
             }
         }
+    }
+    for (pos, msg, hint) in spec::prometheus::validate(pb) {
+        b.at(pos, msg, hint);
     }
     for g in &pb.guardrails {
         if g.step.spec.effect() != Effect::ReadOnly {

@@ -6,10 +6,12 @@
 //! line to `step_kinds!`, and its executor in `crate::steps`.
 
 pub mod canary;
+pub mod aws;
 pub mod http;
 pub mod manual;
 pub mod note;
 pub mod postgres;
+pub mod prometheus;
 pub mod residency;
 pub mod shell;
 pub mod undo;
@@ -57,6 +59,10 @@ step_kinds! {
     "wait" => Wait(wait::WaitSpec),
     "note" => Note(note::NoteSpec),
     "undo" => Undo(undo::UndoSpec),
+    "prometheus" => Prometheus(prometheus::PrometheusSpec),
+    "alert" => Alert(prometheus::AlertSpec),
+    "prometheus-window" => PrometheusWindow(prometheus::PrometheusWindowSpec),
+    "prometheus-charts" => PrometheusCharts(prometheus::PrometheusChartsSpec),
     "canary" => Canary(canary::CanarySpec),
     "canary-retarget" => CanaryRetarget(canary::CanaryRetargetSpec),
     "canary-stop" => CanaryStop(canary::CanaryStopSpec),
@@ -66,6 +72,23 @@ step_kinds! {
     "postgres-replication" => PostgresReplication(postgres::PostgresReplicationSpec),
     "postgres-fence" => PostgresFence(postgres::PostgresFenceSpec),
     "postgres-promote" => PostgresPromote(postgres::PostgresPromoteSpec),
+    "arc-routing-control" => ArcRoutingControl(aws::arc::ArcRoutingControlSpec),
+    "arc-routing-control-state" => ArcRoutingControlState(aws::arc::ArcRoutingControlStateSpec),
+    "ga-traffic-dial" => GaTrafficDial(aws::ga::GaTrafficDialSpec),
+    "ga-endpoint-group" => GaEndpointGroup(aws::ga::GaEndpointGroupSpec),
+    "route53-health-check" => Route53HealthCheck(aws::route53::Route53HealthCheckSpec),
+    "route53-health-check-status" => Route53HealthCheckStatus(aws::route53::Route53HealthCheckStatusSpec),
+    "route53-weights" => Route53Weights(aws::route53::Route53WeightsSpec),
+    "elbv2-forward-weights" => Elbv2ForwardWeights(aws::elbv2::Elbv2ForwardWeightsSpec),
+    "elbv2-deregister-targets" => Elbv2DeregisterTargets(aws::elbv2::Elbv2DeregisterTargetsSpec),
+    "fis-experiment" => FisExperiment(aws::fis::FisExperimentSpec),
+    "fis-experiment-state" => FisExperimentState(aws::fis::FisExperimentStateSpec),
+    "rds-failover-cluster" => RdsFailoverCluster(aws::rds::RdsFailoverClusterSpec),
+    "rds-global-switchover" => RdsGlobalSwitchover(aws::rds::RdsGlobalSwitchoverSpec),
+    "rds-global-failover" => RdsGlobalFailover(aws::rds::RdsGlobalFailoverSpec),
+    "rds-cluster-status" => RdsClusterStatus(aws::rds::RdsClusterStatusSpec),
+    "cloudwatch-metric" => CloudWatchMetric(aws::cloudwatch::CloudWatchMetricSpec),
+    "cloudwatch-alarm" => CloudWatchAlarm(aws::cloudwatch::CloudWatchAlarmSpec),
 }
 
 /// What running a step does to the world; decides where it may appear.
@@ -97,6 +120,10 @@ impl StepSpec {
             StepSpec::Manual(_) => Effect::Interactive,
             StepSpec::Wait(_) | StepSpec::Note(_) => Effect::Passive,
             StepSpec::Undo(_) => Effect::Restore,
+            StepSpec::Prometheus(_)
+            | StepSpec::Alert(_)
+            | StepSpec::PrometheusWindow(_)
+            | StepSpec::PrometheusCharts(_) => Effect::ReadOnly,
             // The writer's undo stops it; its records stay as evidence.
             StepSpec::Canary(_) => Effect::Mutating { has_undo: true },
             // Only gameday's own writer changes.
@@ -107,6 +134,24 @@ impl StepSpec {
             | StepSpec::PostgresReplication(_) => Effect::ReadOnly,
             StepSpec::PostgresFence(_) => Effect::Mutating { has_undo: true },
             StepSpec::PostgresPromote(_) => Effect::Mutating { has_undo: false },
+            StepSpec::ArcRoutingControlState(_)
+            | StepSpec::GaEndpointGroup(_)
+            | StepSpec::Route53HealthCheckStatus(_)
+            | StepSpec::FisExperimentState(_)
+            | StepSpec::RdsClusterStatus(_)
+            | StepSpec::CloudWatchMetric(_)
+            | StepSpec::CloudWatchAlarm(_) => Effect::ReadOnly,
+            StepSpec::ArcRoutingControl(_)
+            | StepSpec::GaTrafficDial(_)
+            | StepSpec::Route53HealthCheck(_)
+            | StepSpec::Route53Weights(_)
+            | StepSpec::Elbv2ForwardWeights(_)
+            | StepSpec::Elbv2DeregisterTargets(_)
+            | StepSpec::FisExperiment(_)
+            | StepSpec::RdsFailoverCluster(_)
+            | StepSpec::RdsGlobalSwitchover(_) => Effect::Mutating { has_undo: true },
+            // Promotion with possible data loss: the playbook must declare `irreversible:`.
+            StepSpec::RdsGlobalFailover(_) => Effect::Mutating { has_undo: false },
         }
     }
 

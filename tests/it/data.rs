@@ -202,6 +202,9 @@ async fn run_drill(
 
 // ----- PostgreSQL ----------------------------------------------------------------
 
+/// In every connection string; must never appear in a journal.
+const PASSWORD: &str = "canary-test-secret";
+
 /// A PostgreSQL server started by the test, stopped by PID on drop.
 struct Pg {
     data: PathBuf,
@@ -307,9 +310,11 @@ impl Pg {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
+    /// The server trusts loopback, so the password is never checked: it is
+    /// here to prove it never reaches the journal.
     fn dsn(&self) -> String {
         format!(
-            "host=127.0.0.1 port={} user=gameday dbname=postgres",
+            "host=127.0.0.1 port={} user=gameday password={PASSWORD} dbname=postgres",
             self.port
         )
     }
@@ -609,7 +614,10 @@ async fn postgres_promotion_loses_no_acknowledged_write() {
     assert_eq!(metrics.get("failover_time"), Some(&Some(true)));
     // The connection strings never reached the journal.
     let journal = std::fs::read_to_string(run.run_dir.join("journal.jsonl")).unwrap();
-    assert!(!journal.contains(&pair.primary.dsn()));
+    assert!(
+        !journal.contains(PASSWORD),
+        "a password reached the journal"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -691,6 +699,11 @@ async fn primary_stopped_abruptly_mid_drill_reports_losses_honestly() {
         assert!(run.recorded("canary_rpo_seconds").unwrap_or(0.0) > 0.0);
         assert!(summary.contains("missing"), "{summary}");
     }
+    let journal = std::fs::read_to_string(run.run_dir.join("journal.jsonl")).unwrap();
+    assert!(
+        !journal.contains(PASSWORD),
+        "a password reached the journal"
+    );
     // Writes after the crash were refused, not acknowledged.
     assert!(
         run.recorded("canary_rejected").unwrap_or(0.0) > 0.0,
@@ -870,4 +883,92 @@ async fn residency_bug_fails_the_residency_check_with_when_and_how_much() {
         "only EU records count: {keys:?}"
     );
     assert_eq!(run.code, 1, "{}", run.output);
+}
+
+// ----- validation ------------------------------------------------------------------
+
+#[test]
+fn data_step_mistakes_are_diagnosed_before_anything_runs() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("bad.yaml");
+    std::fs::write(
+        &path,
+        r#"name: bad-data
+postgres:
+  primary: { env: PG_PRIMARY_DSN }
+phases:
+  - kind: precheck
+    steps:
+      - name: canary
+        kind: canary
+        rate: 10/s
+        http:
+          write: { url: "http://x/app/{region}/records/{key}", body: '{"seq": {seq}, "r": "{regoin}"}' }
+          read: { url: "http://x/app/{region}/records/{key}" }
+        streams: [{ name: eu, write_in: [eu-west-1] }]
+      - name: lag
+        kind: postgres-replication
+        connection: primray
+  - kind: isolate
+    steps:
+      - name: promote
+        kind: postgres-promote
+        connection: primary
+  - kind: restore
+    steps:
+      - name: verify
+        kind: canary-verify
+        canary: canry
+        expect: { lots: "== 0" }
+"#,
+    )
+    .expect("write playbook");
+    let out = Command::new(env!("CARGO_BIN_EXE_gameday"))
+        .arg("validate")
+        .arg(&path)
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("run gameday validate");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    let file = path.display().to_string();
+    for (line, text) in [
+        (7, "`{regoin}`, which is not a canary placeholder"),
+        (14, "no PostgreSQL connection named `primray`"),
+        (19, "step `promote` changes something and has no undo"),
+        (24, "no `canary` step named `canry`"),
+        (24, "`expect.lots` is not a canary-verify count"),
+    ] {
+        assert!(
+            err.lines()
+                .any(|l| l.starts_with(&format!("{file}:{line}:")) && l.contains(text)),
+            "expected `{text}` at line {line}:\n{err}"
+        );
+    }
+    for hint in [
+        "did you mean `primary`?",
+        "did you mean `canary`?",
+        "did you mean `lost`?",
+    ] {
+        assert!(err.contains(hint), "expected hint `{hint}`:\n{err}");
+    }
+
+    // A connection string is never written inline.
+    std::fs::write(
+        &path,
+        "name: bad\npostgres:\n  primary: { env: A, file: /b }\nphases: [{ kind: precheck, steps: [{ name: n, kind: note, text: x }] }]\n",
+    )
+    .expect("write playbook");
+    let out = Command::new(env!("CARGO_BIN_EXE_gameday"))
+        .arg("validate")
+        .arg(&path)
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("run gameday validate");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains(&format!("{file}:3:12: error: a PostgreSQL connection takes exactly one of `env: VARIABLE` or `file: PATH`")),
+        "{err}"
+    );
 }

@@ -524,6 +524,13 @@ impl Step for CanaryVerifySpec {
             ));
         }
         summary.push_str(&format!("; measured RPO {:.2}s", v.rpo_seconds));
+        let achieved = w.stats()["achieved_per_second"].as_f64().unwrap_or(0.0);
+        if achieved > 0.0 && achieved < 0.9 * spec.rate.per_second {
+            summary.push_str(&format!(
+                "; the writer achieved {achieved:.1} writes/s of the {} asked (one write in flight at a time: writes were slower than the interval)",
+                spec.rate
+            ));
+        }
         if rejected + unknown > 0 {
             summary.push_str(&format!(
                 "; {rejected} rejected and {unknown} unanswered writes (not acknowledged, not counted)"

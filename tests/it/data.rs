@@ -885,6 +885,71 @@ async fn residency_bug_fails_the_residency_check_with_when_and_how_much() {
     assert_eq!(run.code, 1, "{}", run.output);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn canary_through_a_global_endpoint_records_the_region_that_answered() {
+    let sim = sim(true).await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let playbook = dir.path().join("global.yaml");
+    // The write URL has no `{region}`: one endpoint takes every write (here
+    // the simulator's eu-central-1 stands in for a global load balancer),
+    // and the answer says which region served it.
+    std::fs::write(
+        &playbook,
+        r#"name: global-canary
+unattended: true
+vars: { sim: "http://127.0.0.1:9797" }
+phases:
+  - kind: precheck
+    steps:
+      - name: canary
+        kind: canary
+        rate: 20/s
+        http:
+          write:
+            url: ${sim}/app/eu-central-1/records/{key}
+            body: '{"value": {"seq": {seq}}, "jurisdiction": "US"}'
+            region_at: region
+            version_at: version
+          read: { url: "${sim}/app/{region}/records/{key}" }
+        streams:
+          - { name: users, read_in: [us-east-1, eu-west-1, eu-central-1] }
+      - name: writing
+        kind: wait
+        duration: 1s
+  - kind: restore
+    steps:
+      - name: verify
+        kind: canary-verify
+        canary: canary
+        catch_up: 10s
+        record: canary
+"#,
+    )
+    .expect("write playbook");
+    let run = run_drill(&playbook, dir.path(), &[("sim", sim.base_url())], &[]).await;
+    assert_eq!(run.code, 0, "{}", run.failures());
+    let writes = run.canary_writes();
+    assert!(writes.len() >= 10, "{}", writes.len());
+    assert!(
+        writes.iter().all(|(_, _, region)| region == "eu-central-1"),
+        "{writes:?}"
+    );
+    assert!(run.events.iter().any(|e| matches!(
+        &e.kind,
+        EventKind::CanaryWrite {
+            version: Some(_),
+            ..
+        }
+    )));
+    let (status, summary, _) = run.step("verify");
+    assert_eq!(status, Status::Passed, "{summary}");
+    assert_eq!(
+        run.recorded("canary_present"),
+        Some(writes.len() as f64),
+        "{summary}"
+    );
+}
+
 // ----- validation ------------------------------------------------------------------
 
 #[test]

@@ -2,6 +2,7 @@
 
 mod support;
 
+mod aws;
 mod cli;
 mod engine;
 mod sim;

@@ -129,6 +129,15 @@ fn reduce(points: &[(DateTime<Utc>, f64)], how: Reduce) -> Option<f64> {
     }
 }
 
+fn reduce_text(r: Reduce) -> &'static str {
+    match r {
+        Reduce::Last => "last",
+        Reduce::Max => "max",
+        Reduce::Min => "min",
+        Reduce::Avg => "avg",
+    }
+}
+
 /// The first datapoint of the trailing run that satisfies `holds`.
 fn run_start(
     points: &[(DateTime<Utc>, f64)],
@@ -150,18 +159,14 @@ impl Step for CloudWatchMetricSpec {
     fn plan(&self, ctx: &PlanCtx) -> Vec<PlannedCall> {
         vec![PlannedCall {
             call: format!(
-                "{GET_METRIC_DATA} {} over the last {} by {} {} ({:?} {})",
+                "{GET_METRIC_DATA} {} over the last {} by {} {} ({} {})",
                 self.what(),
                 self.window,
                 self.period,
                 plan_at(ctx, &self.region, &self.profile),
-                self.reduce,
+                reduce_text(self.reduce),
                 self.expect
-            )
-            .replace("Last", "last")
-            .replace("Max", "max")
-            .replace("Min", "min")
-            .replace("Avg", "avg"),
+            ),
             undo: None,
         }]
     }

@@ -182,7 +182,7 @@ impl Step for CloudWatchMetricSpec {
             "period_seconds": self.period.secs(),
             "datapoints": points.iter().rev().take(60).rev().map(|(at, v)| json!([at, v])).collect::<Vec<_>>(),
         });
-        let Some(value) = reduce(&points, self.reduce) else {
+        let Some(value) = reduce(&points, self.reduce).or(self.missing_as) else {
             return Ok(Outcome::fail(format!(
                 "{}: no datapoints in the last {}",
                 self.what(),
@@ -204,8 +204,13 @@ impl Step for CloudWatchMetricSpec {
             ok,
             value: Some(value),
             summary: format!(
-                "{} = {value}{}",
+                "{} = {value}{}{}",
                 self.what(),
+                if points.is_empty() {
+                    " (no datapoints)"
+                } else {
+                    ""
+                },
                 if ok {
                     format!(" ({})", self.expect)
                 } else {

@@ -35,7 +35,7 @@ impl TryFrom<RawTrafficDial> for GaTrafficDialSpec {
     type Error = String;
     fn try_from(r: RawTrafficDial) -> Result<Self, String> {
         if r.traffic_dial.is_none() && r.weights.is_empty() {
-            return Err("a `ga-traffic-dial` step needs `traffic_dial:` (0 to 100), `weights:` (endpoint id: 0 to 255), or both".into());
+            return Err("a `ga-traffic-dial` step needs `traffic_dial:` (0 to 100), `weights:` (such as `[{ endpoint_id: ..., weight: 0 }]`), or both".into());
         }
         if let Some(d) = r.traffic_dial
             && !(0.0..=100.0).contains(&d)

@@ -542,3 +542,60 @@ fn the_emulator_going_away_during_restoration_exits_5_listing_what_is_still_appl
         "{err}"
     );
 }
+
+#[test]
+fn plans_of_the_shipped_aws_drills_list_every_call_and_its_undo() {
+    let env = "drills/environments/aws-staging.example.yaml";
+    let cases: &[(&str, &[&str])] = &[
+        (
+            "drills/route53-health-check-failover.yaml",
+            &[
+                "route53:GetHealthCheck",
+                "route53:UpdateHealthCheck",
+                "route53:GetHealthCheckStatus",
+                "cloudwatch:DescribeAlarms",
+                "cloudwatch:GetMetricData",
+            ],
+        ),
+        (
+            "drills/global-accelerator-dial.yaml",
+            &[
+                "globalaccelerator:DescribeEndpointGroup",
+                "globalaccelerator:UpdateEndpointGroup",
+                "in us-west-2",
+            ],
+        ),
+        (
+            "drills/alb-zonal-evacuation.yaml",
+            &[
+                "elasticloadbalancing:DescribeListeners",
+                "elasticloadbalancing:ModifyListener",
+                "cloudwatch:GetMetricData",
+            ],
+        ),
+        (
+            "drills/fis-cross-region.yaml",
+            &[
+                "fis:GetExperimentTemplate",
+                "fis:StartExperiment",
+                "fis:StopExperiment",
+                "fis:GetExperiment",
+            ],
+        ),
+    ];
+    for (drill, calls) in cases {
+        let (out, _d) = gd(&["plan", drill, "--env", env]).run();
+        let text = crate::cli::stdout(&out);
+        assert_eq!(out.status.code(), Some(0), "{drill}: {}", stderr(&out));
+        for c in *calls {
+            assert!(text.contains(c), "{drill}: plan lacks `{c}`:\n{text}");
+        }
+        // Every change shows its undo.
+        let changes = text.matches("· CHANGE]").count();
+        assert!(changes >= 1, "{drill}");
+        assert!(
+            text.matches("      undo: ").count() >= changes,
+            "{drill}:\n{text}"
+        );
+    }
+}

@@ -1,8 +1,9 @@
-//! All integration tests, in one binary (one link, shared helpers). Each area adds its own module.
+//! All integration tests, compiled into one binary (one link, shared
+//! helpers). Each area adds its own module.
 
+mod cli;
 mod support;
 
 mod aws;
-mod cli;
 mod engine;
 mod sim;

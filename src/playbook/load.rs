@@ -590,7 +590,10 @@ pub fn load_str(file: &str, src: String, opts: &LoadOptions) -> Result<Loaded, V
                 .ok_or_else(|| (format!("var `{n}` has no plain value"), None)),
             Ref::Env(n) => std::env::var(n)
                 .map_err(|_| (format!("environment variable `{n}` is not set"), None)),
-            _ => Err(("only other vars and `${env.NAME}` can be used in a var's value".into(), None)),
+            _ => Err((
+                "only other vars and `${env.NAME}` can be used in a var's value".into(),
+                None,
+            )),
         });
         match expanded {
             Ok(x) => *v = x,

@@ -7,9 +7,9 @@
 //! calls [`Step::run`]. An [`Undo`] is plain serializable data, so
 //! `gameday restore` can run it from the journal after a crash.
 
+pub mod aws;
 pub mod canary;
 pub mod canary_verify;
-pub mod aws;
 pub mod clients;
 pub mod http;
 pub mod manual;

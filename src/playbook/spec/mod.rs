@@ -5,8 +5,8 @@
 //! `crate::steps::Step` trait. To add a kind: add its spec module here, a
 //! line to `step_kinds!`, and its executor in `crate::steps`.
 
-pub mod canary;
 pub mod aws;
+pub mod canary;
 pub mod http;
 pub mod manual;
 pub mod note;

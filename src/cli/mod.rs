@@ -76,6 +76,18 @@ pub enum Command {
         #[arg(long, short)]
         quiet: bool,
     },
+    /// Run the simulated multi-region deployment in the foreground (until SIGINT/SIGTERM).
+    Sim {
+        /// Address to listen on.
+        #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:9797")]
+        listen: std::net::SocketAddr,
+        /// Simulator config (YAML); defaults model three regions under steady load.
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// Seed for every random choice (same seed and config: same ground truth).
+        #[arg(long, value_name = "N")]
+        seed: Option<u64>,
+    },
     /// Re-render a run's reports from its journal.
     Report {
         #[arg(value_name = "RUN_DIR")]
@@ -170,6 +182,11 @@ pub fn main() -> i32 {
             }
         }
         Command::Plan { playbook, args } => plan::plan(&playbook, &args),
+        Command::Sim {
+            listen,
+            config,
+            seed,
+        } => crate::sim::cli::run(Some(listen), config, seed),
         Command::Run(a) => run::run(a),
         Command::Demo(a) => demo::run(a),
         Command::Restore { run_dir, quiet } => match runtime() {

@@ -839,9 +839,10 @@ impl Step for CanaryStopSpec {
     async fn run(&self, ctx: &StepCtx) -> Result<Outcome, StepError> {
         let w = writer(ctx, &self.canary)?;
         w.stop().await;
+        let acked = w.shared.lock().acked.len();
         Ok(
             Outcome::pass(format!("canary `{}` stopped: {}", self.canary, w.summary()))
-                .with_value(w.shared.lock().acked.len() as f64)
+                .with_value(acked as f64)
                 .with_evidence(w.stats()),
         )
     }

@@ -278,7 +278,61 @@ fn writer(ctx: &StepCtx, name: &str) -> Result<Arc<Writer>, StepError> {
     })
 }
 
+/// Every key holds one and the same value in every region where it must exist.
+fn converged(
+    keys: &BTreeMap<String, usize>,
+    per_stream: &[Vec<String>],
+    seen: &HashMap<(String, String), Seen>,
+) -> bool {
+    keys.iter().all(|(k, stream)| {
+        let mut value = None;
+        per_stream.get(*stream).into_iter().flatten().all(|r| {
+            match seen.get(&(k.clone(), r.clone())) {
+                Some(Seen::Present(s)) => *value.get_or_insert(*s) == *s,
+                _ => false,
+            }
+        })
+    })
+}
+
 impl CanaryVerifySpec {
+    /// Read every key wherever its stream says it must exist.
+    async fn read_all(
+        &self,
+        ctx: &StepCtx,
+        shared: &Shared,
+        keys: &BTreeMap<String, usize>,
+        per_stream: &[Vec<String>],
+        concurrency: usize,
+    ) -> HashMap<(String, String), Seen> {
+        match (&shared.spec.http, &shared.spec.postgres) {
+            (Some(h), _) => {
+                let mut pairs = vec![];
+                for (k, stream) in keys {
+                    for r in per_stream.get(*stream).into_iter().flatten() {
+                        pairs.push((k.clone(), r.clone(), *stream));
+                    }
+                }
+                read_many_http(ctx, shared, &h.read, pairs, concurrency).await
+            }
+            (None, Some(p)) => {
+                let mut seen = HashMap::new();
+                for r in per_stream.first().into_iter().flatten() {
+                    let rows = read_pg(ctx, r, &p.table, &shared.token).await;
+                    for k in keys.keys() {
+                        let s = match &rows {
+                            Ok(rows) => rows.get(k).map_or(Seen::Absent, |s| Seen::Present(*s)),
+                            Err(e) => Seen::Error(e.clone()),
+                        };
+                        seen.insert((k.clone(), r.clone()), s);
+                    }
+                }
+                seen
+            }
+            _ => HashMap::new(),
+        }
+    }
+
     fn conditions(&self) -> BTreeMap<String, Comparison> {
         if self.expect.is_empty() {
             let z = Comparison::parse("== 0").expect("constant comparison");
@@ -342,64 +396,50 @@ impl Step for CanaryVerifySpec {
         for a in &acked {
             keys.insert(a.key.clone(), a.stream);
         }
-        let (required, seen): (
-            Box<dyn Fn(&Ack) -> Vec<String> + Send + Sync>,
-            HashMap<(String, String), Seen>,
-        ) = match (&spec.http, &spec.postgres) {
-            (Some(h), _) => {
-                let per_stream: Vec<Vec<String>> = spec
-                    .streams
-                    .iter()
-                    .map(|s| {
-                        if self.read_in.is_empty() {
-                            s.required_regions().to_vec()
-                        } else {
-                            self.read_in.clone()
-                        }
-                    })
-                    .collect();
-                let mut pairs = vec![];
-                for (k, stream) in &keys {
-                    for r in per_stream.get(*stream).cloned().unwrap_or_default() {
-                        pairs.push((k.clone(), r, *stream));
+        // Where each stream's records must exist.
+        let per_stream: Vec<Vec<String>> = match (&spec.http, &spec.postgres) {
+            (Some(_), _) => spec
+                .streams
+                .iter()
+                .map(|s| {
+                    if self.read_in.is_empty() {
+                        s.required_regions().to_vec()
+                    } else {
+                        self.read_in.clone()
                     }
-                }
-                let seen = read_many_http(ctx, &shared, &h.read, pairs, concurrency).await;
-                (
-                    Box::new(move |a: &Ack| per_stream.get(a.stream).cloned().unwrap_or_default()),
-                    seen,
-                )
-            }
-            (None, Some(p)) => {
-                let regions: Vec<String> = if !self.read_in.is_empty() {
-                    self.read_in.clone()
-                } else if !p.read_in.is_empty() {
-                    p.read_in.clone()
-                } else {
-                    vec![current_pg.unwrap_or_else(|| p.connection.clone())]
-                };
-                let mut seen = HashMap::new();
-                for r in &regions {
-                    match read_pg(ctx, r, &p.table, &shared.token).await {
-                        Ok(rows) => {
-                            for k in keys.keys() {
-                                let s = rows.get(k).map_or(Seen::Absent, |s| Seen::Present(*s));
-                                seen.insert((k.clone(), r.clone()), s);
-                            }
-                        }
-                        Err(e) => {
-                            for k in keys.keys() {
-                                seen.insert((k.clone(), r.clone()), Seen::Error(e.clone()));
-                            }
-                        }
-                    }
-                }
-                (Box::new(move |_: &Ack| regions.clone()), seen)
-            }
+                })
+                .collect(),
+            (None, Some(p)) => vec![if !self.read_in.is_empty() {
+                self.read_in.clone()
+            } else if !p.read_in.is_empty() {
+                p.read_in.clone()
+            } else {
+                vec![current_pg.unwrap_or_else(|| p.connection.clone())]
+            }],
             _ => return Err(StepError::fatal("the canary has no target")),
         };
+        let required = |a: &Ack| per_stream.get(a.stream).cloned().unwrap_or_default();
+        // Catch-up: read again until every key holds one value everywhere it
+        // must exist (replication has converged), or the catch-up time is over.
+        let catch_up = self.catch_up.map(|d| d.get());
+        let started = std::time::Instant::now();
+        let mut rounds = 0u32;
+        let seen = loop {
+            rounds += 1;
+            let seen = self
+                .read_all(ctx, &shared, &keys, &per_stream, concurrency)
+                .await;
+            let done = match catch_up {
+                None => true,
+                Some(limit) => converged(&keys, &per_stream, &seen) || started.elapsed() >= limit,
+            };
+            if done {
+                break seen;
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        };
         let max_examples = self.examples.unwrap_or(10) as usize;
-        let v = classify(&acked, &*required, &seen, interval, max_examples);
+        let v = classify(&acked, &required, &seen, interval, max_examples);
 
         let counts: BTreeMap<&str, f64> = BTreeMap::from([
             ("written", written as f64),
@@ -429,12 +469,6 @@ impl Step for CanaryVerifySpec {
                     step: ctx.step_name.clone(),
                 });
             }
-            let _ = ctx.events.emit(EventKind::Recorded {
-                name: rec,
-                value: v.lost as f64,
-                unit: Some("writes".into()),
-                step: ctx.step_name.clone(),
-            });
         }
         let mut problems = vec![];
         for (name, cond) in self.conditions() {
@@ -442,6 +476,16 @@ impl Step for CanaryVerifySpec {
             if !cond.holds(value) {
                 problems.push(format!("{name} is {value}, expected {cond}"));
             }
+        }
+        // The engine records the step's value under `record:` when it
+        // passes; a failed verification must leave its number too.
+        if let (Some(rec), false) = (postgres::ctx_record(ctx), problems.is_empty()) {
+            let _ = ctx.events.emit(EventKind::Recorded {
+                name: rec,
+                value: v.lost as f64,
+                unit: Some("writes".into()),
+                step: ctx.step_name.clone(),
+            });
         }
         let regions = |m: &BTreeMap<String, u64>| -> String {
             m.iter()
@@ -480,6 +524,13 @@ impl Step for CanaryVerifySpec {
             ));
         }
         summary.push_str(&format!("; measured RPO {:.2}s", v.rpo_seconds));
+        let achieved = w.stats()["achieved_per_second"].as_f64().unwrap_or(0.0);
+        if achieved > 0.0 && achieved < 0.9 * spec.rate.per_second {
+            summary.push_str(&format!(
+                "; the writer achieved {achieved:.1} writes/s of the {} asked (one write in flight at a time: writes were slower than the interval)",
+                spec.rate
+            ));
+        }
         if rejected + unknown > 0 {
             summary.push_str(&format!(
                 "; {rejected} rejected and {unknown} unanswered writes (not acknowledged, not counted)"
@@ -500,6 +551,8 @@ impl Step for CanaryVerifySpec {
             "examples": v.examples,
             "keys_read": keys.len(),
             "reads": seen.len(),
+            "read_rounds": rounds,
+            "catch_up_seconds": catch_up.map(|_| started.elapsed().as_secs_f64()),
             "writer": w.stats(),
             "resolution_seconds": interval,
         });

@@ -7,11 +7,12 @@
 //!   far, or a phase): every point must meet `expect`, and the report names
 //!   the first and last point that did not, the peak, and the optional total.
 //!
-//! The Prometheus client here is deliberately small (two GET endpoints);
-//! the `prometheus` step kinds own the full client.
+//! Prometheus is the playbook's `prometheus:` connection, through the run's
+//! shared session (its clock offset corrects every timestamp).
 
 use super::canary::Writer;
 use super::canary_verify::{Seen, keys_of, read_many_http};
+use super::prometheus::client::InstantValue;
 use super::{Outcome, PlanCtx, PlannedCall, Step, StepCtx, StepError};
 use crate::journal::EventKind;
 use crate::playbook::spec::residency::{Empty, ResidencySpec, Traffic};
@@ -20,95 +21,12 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::Duration;
 
 /// Points per series a window query aims at, at most.
 const MAX_POINTS: f64 = 10_000.0;
 
 fn hms(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Secs, true)
-}
-
-/// The Prometheus base URL of a traffic check.
-fn prometheus_url(ctx: &StepCtx, t: &Traffic) -> Result<String, StepError> {
-    if let Some(u) = &t.url {
-        return Ok(u.trim_end_matches('/').to_string());
-    }
-    let conn = serde_json::to_value(&ctx.playbook.connections.prometheus).unwrap_or(Value::Null);
-    let url = match &conn {
-        Value::String(s) => Some(s.clone()),
-        Value::Object(m) => m.get("url").and_then(|u| u.as_str()).map(String::from),
-        _ => None,
-    };
-    url.map(|u| u.trim_end_matches('/').to_string())
-        .ok_or_else(|| {
-            StepError::fatal(
-                "no Prometheus to ask: set `traffic.url` or the top-level `prometheus: { url: ... }`",
-            )
-        })
-}
-
-/// GET a Prometheus API endpoint and return its `data`.
-async fn prom_get(
-    ctx: &StepCtx,
-    base: &str,
-    path: &str,
-    params: &[(&str, String)],
-) -> Result<Value, StepError> {
-    let url = format!("{base}{path}");
-    let resp = ctx
-        .http
-        .get(&url)
-        .query(params)
-        .timeout(Duration::from_secs(30))
-        .send()
-        .await
-        .map_err(|e| StepError::retryable(format!("Prometheus {url}: {e}")))?;
-    let status = resp.status();
-    let body = resp
-        .text()
-        .await
-        .map_err(|e| StepError::retryable(format!("Prometheus {url}: reading the answer: {e}")))?;
-    let doc: Value = serde_json::from_str(&body).map_err(|_| {
-        StepError {
-            message: format!(
-                "Prometheus {url} answered HTTP {} with something that is not JSON; is this the Prometheus base URL?",
-                status.as_u16()
-            ),
-            retryable: status.is_server_error(),
-        }
-    })?;
-    if doc.get("status").and_then(|s| s.as_str()) != Some("success") {
-        let err = doc
-            .get("error")
-            .and_then(|e| e.as_str())
-            .unwrap_or("no error message");
-        return Err(StepError {
-            message: format!("Prometheus {url}: {err}"),
-            retryable: status.is_server_error(),
-        });
-    }
-    Ok(doc.get("data").cloned().unwrap_or(Value::Null))
-}
-
-fn labels(m: &Value) -> String {
-    match m.as_object() {
-        Some(o) if !o.is_empty() => format!(
-            "{{{}}}",
-            o.iter()
-                .map(|(k, v)| format!("{k}=\"{}\"", v.as_str().unwrap_or("")))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
-        _ => "{}".into(),
-    }
-}
-
-fn sample(v: &Value) -> Option<(f64, f64)> {
-    let a = v.as_array()?;
-    let t = a.first()?.as_f64()?;
-    let x = a.get(1)?.as_str()?.parse::<f64>().ok()?;
-    Some((t, x))
 }
 
 /// What the traffic check found.
@@ -126,7 +44,7 @@ struct TrafficResult {
 }
 
 async fn check_traffic(ctx: &StepCtx, t: &Traffic) -> Result<TrafficResult, StepError> {
-    let base = prometheus_url(ctx, t)?;
+    let prom = ctx.clients.prometheus.prometheus(ctx).await?;
     let now = Utc::now();
     let (wname, start, end) = match t.window.as_deref() {
         None | Some("drill") => ("the drill".to_string(), ctx.started_at, now),
@@ -149,34 +67,12 @@ async fn check_traffic(ctx: &StepCtx, t: &Traffic) -> Result<TrafficResult, Step
             .replace("{window}", &format!("{}s", span.ceil() as u64))
     };
     let query = fill(&t.query);
-    let ts = |d: DateTime<Utc>| format!("{:.3}", d.timestamp_millis() as f64 / 1000.0);
-    let data = prom_get(
-        ctx,
-        &base,
-        "/api/v1/query_range",
-        &[
-            ("query", query.clone()),
-            ("start", ts(start)),
-            ("end", ts(end)),
-            ("step", format!("{step}")),
-        ],
-    )
-    .await?;
-    let series = data
-        .get("result")
-        .and_then(|r| r.as_array())
-        .cloned()
-        .unwrap_or_default();
+    let (s_start, s_end) = (prom.to_server(start), prom.to_server(end));
+    let answer = prom.api.query_range(&query, s_start, s_end, step).await?;
     let mut r = TrafficResult::default();
-    for s in &series {
-        let name = labels(s.get("metric").unwrap_or(&Value::Null));
-        for v in s
-            .get("values")
-            .and_then(|v| v.as_array())
-            .into_iter()
-            .flatten()
-        {
-            let Some((at, x)) = sample(v) else { continue };
+    for series in &answer.data.0 {
+        let name = super::prometheus::labels_text(&series.metric);
+        for &(at, x) in &series.points {
             r.points += 1;
             if !t.expect.holds(x) {
                 r.breaches += 1;
@@ -191,24 +87,18 @@ async fn check_traffic(ctx: &StepCtx, t: &Traffic) -> Result<TrafficResult, Step
         }
     }
     if let Some(total_q) = &t.total {
-        let data = prom_get(
-            ctx,
-            &base,
-            "/api/v1/query",
-            &[("query", fill(total_q)), ("time", ts(end))],
-        )
-        .await?;
-        r.total = data.get("result").and_then(|v| v.as_array()).map(|a| {
-            a.iter()
-                .filter_map(|s| s.get("value").and_then(sample).map(|(_, x)| x))
-                .sum()
-        });
+        let a = prom.api.query(&fill(total_q), Some(s_end)).await?;
+        r.total = match a.data {
+            InstantValue::Vector(v) => Some(v.iter().map(|s| s.v).sum()),
+            InstantValue::Scalar(_, v) => Some(v),
+            InstantValue::Other(kind) => {
+                return Err(StepError::fatal(format!(
+                    "`traffic.total` returned a {kind}; it must be an instant vector or a scalar, such as `sum(increase(x[{{window}}]))`"
+                )));
+            }
+        };
     }
-    let at = |secs: f64| {
-        DateTime::<Utc>::from_timestamp_millis((secs * 1000.0) as i64)
-            .map(hms)
-            .unwrap_or_default()
-    };
+    let at = |secs: f64| hms(prom.to_ours(secs));
     let window_text = format!(
         "over {wname} ({} to {}, every {step}s)",
         hms(start),
@@ -249,7 +139,7 @@ async fn check_traffic(ctx: &StepCtx, t: &Traffic) -> Result<TrafficResult, Step
         );
     }
     r.evidence = json!({
-        "prometheus": base,
+        "prometheus": prom.api.base_url(),
         "query": query,
         "total_query": t.total.as_ref().map(|q| fill(q)),
         "window": {"name": wname, "start": start, "end": end, "step_seconds": step},
@@ -446,7 +336,7 @@ impl Step for ResidencySpec {
             parts.push(r.summary);
             evidence.insert("traffic".into(), r.evidence);
         }
-        if let Some(r) = &rec {
+        if let (Some(r), false) = (&rec, ok) {
             let _ = ctx.events.emit(EventKind::Recorded {
                 name: r.clone(),
                 value,

@@ -554,3 +554,39 @@ fn a_step_timeout_kills_the_whole_process_group_even_if_it_ignores_sigterm() {
         .unwrap();
     wait_until(LIMIT, "the grandchild to be killed", || !alive(pid));
 }
+
+#[test]
+fn gameday_sim_refuses_a_bad_config_with_positions_and_stops_cleanly_on_sigint() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = tmp.path().join("sim.yaml");
+    std::fs::write(
+        &cfg,
+        "regions:\n  - name: us-east-1\nfaults:\n  residency_bgu: 0.5\n",
+    )
+    .unwrap();
+    let (out, _d) = Gd::new(&["sim", "--config", cfg.to_str().unwrap()]).run();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(&format!("{}:4:3", cfg.display())),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        stderr(&out).contains("residency_bug"),
+        "did-you-mean: {}",
+        stderr(&out)
+    );
+
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let addr = format!("127.0.0.1:{port}");
+    let (mut child, _d) = Gd::new(&["sim", "--listen", &addr, "--seed", "3"]).spawn();
+    wait_until(LIMIT, "the simulator to listen", || {
+        std::net::TcpStream::connect(&addr).is_ok()
+    });
+    signal(&child, Signal::SIGINT);
+    assert_eq!(wait_exit(&mut child), 0);
+}

@@ -1,7 +1,9 @@
-//! All integration tests, in one binary (one link, shared helpers). Each area adds its own module.
-
-mod support;
+//! All integration tests, compiled into one binary (one link, shared
+//! helpers). Each area adds its own module.
 
 mod cli;
+mod support;
+
+mod data;
 mod engine;
 mod sim;

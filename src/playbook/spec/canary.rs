@@ -304,6 +304,10 @@ pub struct CanaryVerifySpec {
     /// Stop the writer first (default true). `false` checks what has arrived so far.
     #[serde(default = "yes")]
     pub stop: bool,
+    /// Read again until every record holds one value everywhere it must
+    /// exist (replication converged), for at most this long; then judge.
+    #[serde(default)]
+    pub catch_up: Option<Positive>,
     /// Reads in flight at once.
     #[serde(default)]
     pub concurrency: Option<u32>,

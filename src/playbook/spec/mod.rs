@@ -277,13 +277,10 @@ impl StepSpec {
                         Some("add `absent_in: [us-east-1]` to the stream written for EU users".into()),
                     ));
                 }
-                if let Some(t) = &r.traffic
-                    && t.url.is_none()
-                    && pb.connections.prometheus.is_none()
-                {
+                if r.traffic.is_some() && pb.connections.prometheus.is_none() {
                     out.push((
-                        "`traffic` needs a Prometheus: set `traffic.url` or the top-level `prometheus:` connection".into(),
-                        None,
+                        "`traffic` is read from Prometheus, and the playbook has no `prometheus:` connection".into(),
+                        Some("add `prometheus: { url: http://HOST:9090 }` at the top level".into()),
                     ));
                 }
             }

@@ -86,8 +86,10 @@ impl From<PostgresConnection> for RawConnection {
     }
 }
 
-/// `kind: postgres-query`: one query, run in a read-only transaction, with a
-/// condition on the first column of the first row.
+/// `kind: postgres-query`: one query, run in a read-only transaction (so it
+/// can never change anything, and `transaction_read_only` reads `on` inside
+/// it: ask `default_transaction_read_only` instead), with a condition on the
+/// first column of the first row.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PostgresQuerySpec {

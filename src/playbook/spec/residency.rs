@@ -7,7 +7,8 @@
 //!   there is a violation (when it was written and where it showed up).
 //! * `traffic`: a Prometheus expression evaluated over a whole window with a
 //!   range query (every point must hold, not just the last one), plus an
-//!   optional total over the window.
+//!   optional total over the window. Prometheus is the playbook's
+//!   `prometheus:` connection.
 //!
 //! ```yaml
 //! - name: EU data stays in the EU
@@ -61,9 +62,6 @@ pub enum Empty {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Traffic {
-    /// Prometheus base URL; default the playbook's `prometheus:` connection.
-    #[serde(default)]
-    pub url: Option<String>,
     /// Evaluated at every `step` of the window; every point must meet `expect`.
     pub query: String,
     #[serde(default = "eq_zero")]

@@ -1,6 +1,7 @@
 //! The command line: parsing (clap), one module per command, and the one
 //! place where errors become messages and exit codes (see `engine::exit`).
 
+mod demo;
 mod plan;
 mod run;
 
@@ -66,6 +67,8 @@ pub enum Command {
     },
     /// Run a drill; prints the run directory as the last line of stdout.
     Run(run::RunArgs),
+    /// Run the shipped regional-failover drill against an in-process simulator (no prompts, nothing else needed).
+    Demo(demo::DemoArgs),
     /// Undo whatever a run left applied (after a crash or SIGKILL). Idempotent.
     Restore {
         #[arg(value_name = "RUN_DIR")]
@@ -185,6 +188,7 @@ pub fn main() -> i32 {
             seed,
         } => crate::sim::cli::run(Some(listen), config, seed),
         Command::Run(a) => run::run(a),
+        Command::Demo(a) => demo::run(a),
         Command::Restore { run_dir, quiet } => match runtime() {
             Ok(rt) => rt.block_on(crate::engine::restore::restore_run_dir(&run_dir, quiet)),
             Err(code) => code,

@@ -243,7 +243,11 @@ pub struct PrometheusWindowSpec {
     pub expr: String,
     pub function: WindowFunction,
     /// A phase name or kind (`restore`): its start to its end (or now).
-    pub window: String,
+    #[serde(default)]
+    pub window: Option<String>,
+    /// Or: from this marker until now (`since: isolated`).
+    #[serde(default)]
+    pub since: Option<String>,
     #[serde(default)]
     pub expect: Option<Comparison>,
     /// Sample step of the range query (default: the scrape interval).
@@ -348,13 +352,38 @@ pub fn validate(
                     ));
                 }
             }
-            StepSpec::PrometheusWindow(w) if !phases.contains(&w.window.as_str()) => {
-                let hint = match crate::diag::did_you_mean(&w.window, phases.iter().copied()) {
-                    Some(x) => format!("did you mean `{x}`?"),
-                    None => format!("phases here are: {}", phases.join(", ")),
-                };
-                out.push((s.pos, format!("step `{}` measures over window `{}`, which is not a phase of this playbook", s.name, w.window), Some(hint)));
-            }
+            StepSpec::PrometheusWindow(w) => match (&w.window, &w.since) {
+                (Some(win), None) if !phases.contains(&win.as_str()) => {
+                    let hint = match crate::diag::did_you_mean(win, phases.iter().copied()) {
+                        Some(x) => format!("did you mean `{x}`?"),
+                        None => format!("phases here are: {}", phases.join(", ")),
+                    };
+                    out.push((s.pos, format!("step `{}` measures over window `{win}`, which is not a phase of this playbook", s.name), Some(hint)));
+                }
+                (None, Some(m)) if !markers.contains(&m.as_str()) => {
+                    let hint = match crate::diag::did_you_mean(m, markers.iter().copied()) {
+                        Some(x) => format!("did you mean `{x}`?"),
+                        None => "name a marker set with `mark:` by an earlier step".into(),
+                    };
+                    out.push((
+                        s.pos,
+                        format!(
+                            "step `{}` measures since marker `{m}`, which no step sets",
+                            s.name
+                        ),
+                        Some(hint),
+                    ));
+                }
+                (Some(_), Some(_)) | (None, None) => out.push((
+                    s.pos,
+                    format!(
+                        "step `{}` needs exactly one of `window:` (a phase) or `since:` (a marker)",
+                        s.name
+                    ),
+                    Some("for example `window: restore` or `since: isolated`".into()),
+                )),
+                _ => {}
+            },
             StepSpec::PrometheusCharts(c) => {
                 for name in c.charts.keys().filter(|n| !valid_chart_name(n)) {
                     out.push((

@@ -773,15 +773,56 @@ fn range_step(start: f64, end: f64, want: f64) -> f64 {
         .max(0.001)
 }
 
+impl PrometheusWindowSpec {
+    fn describe(&self) -> String {
+        match (&self.window, &self.since) {
+            (Some(w), _) => format!("phase `{w}`"),
+            (None, Some(m)) => format!("since marker `{m}`"),
+            (None, None) => "no window".into(),
+        }
+    }
+
+    /// The window to measure over: a phase's, or from a marker until now.
+    fn span(&self, ctx: &StepCtx) -> Result<super::PhaseWindow, StepError> {
+        if let Some(m) = &self.since {
+            let at = ctx
+                .markers
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .get(m)
+                .copied()
+                .ok_or_else(|| {
+                    StepError::fatal(format!(
+                        "marker `{m}` was never set, so there is no window to measure over"
+                    ))
+                })?;
+            return Ok(super::PhaseWindow {
+                kind: crate::playbook::PhaseKind::Observe,
+                name: format!("since `{m}`"),
+                start: at,
+                end: None,
+            });
+        }
+        let name = self.window.as_deref().unwrap_or("");
+        let mut w = ctx.window(name).ok_or_else(|| {
+            StepError::fatal(format!(
+                "phase `{name}` has not started, so it has no window yet; put this step in that phase or after it"
+            ))
+        })?;
+        w.name = format!("phase `{}`", w.name);
+        Ok(w)
+    }
+}
+
 #[async_trait]
 impl Step for PrometheusWindowSpec {
     fn plan(&self, ctx: &PlanCtx) -> Vec<PlannedCall> {
         vec![PlannedCall {
             call: format!(
-                "{} of PromQL `{}` over phase `{}`{} on {}",
+                "{} of PromQL `{}` over {}{} on {}",
                 self.function.as_str(),
                 self.expr,
-                self.window,
+                self.describe(),
                 self.expect
                     .as_ref()
                     .map_or(String::new(), |e| format!(", expect {e}")),
@@ -794,12 +835,7 @@ impl Step for PrometheusWindowSpec {
     async fn run(&self, ctx: &StepCtx) -> Result<Outcome, StepError> {
         let clients = &ctx.clients.prometheus;
         let prom = clients.prometheus(ctx).await?;
-        let w = ctx.window(&self.window).ok_or_else(|| {
-            StepError::fatal(format!(
-                "phase `{}` has not started, so it has no window yet; put this step in that phase or after it",
-                self.window
-            ))
-        })?;
+        let w = self.span(ctx)?;
         let start = prom.to_server(w.start);
         let end = prom.to_server(w.end.unwrap_or_else(Utc::now));
         let want = self.step.map_or(prom.scrape, |s| s.get()).as_secs_f64();
@@ -813,7 +849,7 @@ impl Step for PrometheusWindowSpec {
         let value = window_value(self.function, &series, start);
         let f = self.function.as_str();
         let span = format!(
-            "phase `{}` ({} – {}{})",
+            "{} ({} – {}{})",
             w.name,
             fmt_time(w.start),
             fmt_time(prom.to_ours(end)),
@@ -822,7 +858,7 @@ impl Step for PrometheusWindowSpec {
         let evidence = json!({
             "query": self.expr,
             "function": f,
-            "window": {"phase": w.name, "start": w.start, "end": prom.to_ours(end)},
+            "window": {"name": w.name, "start": w.start, "end": prom.to_ours(end)},
             "step_seconds": step,
             "series": series.len(),
             "value": value,

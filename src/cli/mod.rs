@@ -1,6 +1,7 @@
 //! The command line: parsing (clap), one module per command, and the one
 //! place where errors become messages and exit codes (see `engine::exit`).
 
+mod demo;
 mod history;
 mod plan;
 mod run;
@@ -67,12 +68,26 @@ pub enum Command {
     },
     /// Run a drill; prints the run directory as the last line of stdout.
     Run(run::RunArgs),
+    /// Run the shipped regional-failover drill against an in-process simulator (no prompts, nothing else needed).
+    Demo(demo::DemoArgs),
     /// Undo whatever a run left applied (after a crash or SIGKILL). Idempotent.
     Restore {
         #[arg(value_name = "RUN_DIR")]
         run_dir: PathBuf,
         #[arg(long, short)]
         quiet: bool,
+    },
+    /// Run the simulated multi-region deployment in the foreground (until SIGINT/SIGTERM).
+    Sim {
+        /// Address to listen on.
+        #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:9797")]
+        listen: std::net::SocketAddr,
+        /// Simulator config (YAML); defaults model three regions under steady load.
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// Seed for every random choice (same seed and config: same ground truth).
+        #[arg(long, value_name = "N")]
+        seed: Option<u64>,
     },
     /// Re-render a run's reports from its journal.
     Report {
@@ -170,7 +185,13 @@ pub fn main() -> i32 {
             }
         }
         Command::Plan { playbook, args } => plan::plan(&playbook, &args),
+        Command::Sim {
+            listen,
+            config,
+            seed,
+        } => crate::sim::cli::run(Some(listen), config, seed),
         Command::Run(a) => run::run(a),
+        Command::Demo(a) => demo::run(a),
         Command::Restore { run_dir, quiet } => match runtime() {
             Ok(rt) => rt.block_on(crate::engine::restore::restore_run_dir(&run_dir, quiet)),
             Err(code) => code,

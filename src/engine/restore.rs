@@ -217,6 +217,13 @@ pub async fn restore_run_dir(run_dir: &Path, quiet: bool) -> i32 {
             return super::exit::INVALID;
         }
     };
+    if let Some(pid) = live_runner(&read.events) {
+        eprintln!(
+            "gameday: the run in {} is still in progress (gameday pid {pid}); it restores by itself when it ends.\n  = hint: to stop it now, send it SIGINT (`kill -INT {pid}`), or wait for it to finish",
+            run_dir.display()
+        );
+        return super::exit::INVALID;
+    }
     let pending = pending_from_journal(&read.events);
     if pending.is_empty() {
         if !quiet {
@@ -295,4 +302,29 @@ pub async fn restore_run_dir(run_dir: &Path, quiet: bool) -> i32 {
         );
         super::exit::RESTORE_FAILED
     }
+}
+
+/// The pid of the gameday process still running this journal's drill, if any.
+fn live_runner(events: &[crate::journal::Event]) -> Option<u32> {
+    let finished = events
+        .iter()
+        .any(|e| matches!(e.kind, EventKind::RunFinished { .. }));
+    if finished {
+        return None;
+    }
+    let pid = events.iter().find_map(|e| match &e.kind {
+        EventKind::RunStarted { pid, .. } => Some(*pid),
+        _ => None,
+    })?;
+    if pid == std::process::id() {
+        return None;
+    }
+    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let zombie = stat
+        .rsplit(')')
+        .next()
+        .and_then(|s| s.split_whitespace().next())
+        == Some("Z");
+    (!zombie && String::from_utf8_lossy(&cmdline).contains("gameday")).then_some(pid)
 }

@@ -243,6 +243,7 @@ pub async fn run_drill(loaded: Loaded, opts: RunOptions) -> Result<RunSummary, S
     }
     cancel_logger.abort();
 
+    crate::steps::shell::finish_terminations();
     let still_applied: Vec<String> = registry
         .still_applied()
         .iter()
@@ -428,10 +429,10 @@ async fn run_phase(
                 }
             }
         };
-        if let Ok(r) = r {
-            if r.status == Status::Failed {
-                failures.push(format!("watch failed: {}", r.summary));
-            }
+        if let Ok(r) = r
+            && r.status == Status::Failed
+        {
+            failures.push(format!("watch failed: {}", r.summary));
         }
     }
     if let Some(w) = ctx

@@ -43,10 +43,10 @@ impl Journal {
     ) -> std::io::Result<Arc<Journal>> {
         let file = OpenOptions::new().create(true).append(true).open(path)?;
         // Make the file's existence durable too.
-        if let Some(dir) = path.parent() {
-            if let Ok(d) = File::open(dir) {
-                let _ = d.sync_all();
-            }
+        if let Some(dir) = path.parent()
+            && let Ok(d) = File::open(dir)
+        {
+            let _ = d.sync_all();
         }
         Ok(Arc::new(Journal {
             inner: Mutex::new(Inner {

@@ -231,40 +231,58 @@ impl Builder<'_> {
         match marked_yaml::from_node::<T>(node) {
             Ok(v) => Some(v),
             Err(e) => {
-                use marked_yaml::Error as E;
-                let pos = e.start_mark().map(|m| Pos {
-                    line: m.line(),
-                    col: m.column(),
-                });
-                let pos = pos
-                    .filter(|p| p.line > 0)
-                    .unwrap_or_else(|| pos_of(node.span()));
-                let (msg, hint) = match &*e {
-                    E::UnknownFieldError(field, expected, _) => {
-                        let all: Vec<&str> = expected
-                            .iter()
-                            .copied()
-                            .chain(extra.iter().copied())
-                            .collect();
-                        let hint = match did_you_mean(field, all.iter().copied()) {
-                            Some(s) => format!("did you mean `{s}`?"),
-                            None => format!("expected one of: {}", all.join(", ")),
-                        };
-                        (format!("unknown field `{field}`"), Some(hint))
-                    }
-                    E::NotBoolean(_) => ("expected `true` or `false`".to_string(), None),
-                    E::IntegerParseFailure(err, _) => {
-                        (format!("expected a whole number ({err})"), None)
-                    }
-                    E::FloatParseFailure(_, _) => ("expected a number".to_string(), None),
-                    E::Other(m, _) => (m.clone(), None),
-                    #[allow(unreachable_patterns)]
-                    other => (other.to_string(), None),
-                };
-                self.at(pos, msg, hint);
+                self.node_error(&e, node, extra, None);
                 None
             }
         }
+    }
+
+    /// A deserialization error as a diagnostic at the offending key or value.
+    /// `kind` names the step kind when the node is a step's own fields.
+    fn node_error(
+        &mut self,
+        e: &marked_yaml::FromNodeError,
+        node: &Node,
+        extra: &[&str],
+        kind: Option<&str>,
+    ) {
+        use marked_yaml::Error as E;
+        let pos = e
+            .start_mark()
+            .map(|m| Pos {
+                line: m.line(),
+                col: m.column(),
+            })
+            .filter(|p| p.line > 0)
+            .unwrap_or_else(|| pos_of(node.span()));
+        let in_kind = kind
+            .map(|k| format!(" (in a `{k}` step)"))
+            .unwrap_or_default();
+        let (msg, hint) = match &**e {
+            E::UnknownFieldError(field, expected, _) => {
+                let all: Vec<&str> = expected
+                    .iter()
+                    .copied()
+                    .chain(extra.iter().copied())
+                    .collect();
+                let hint = match (did_you_mean(field, all.iter().copied()), kind) {
+                    (Some(s), _) => format!("did you mean `{s}`?"),
+                    (None, Some(k)) => format!("`{k}` steps take: {}", all.join(", ")),
+                    (None, None) => format!("expected one of: {}", all.join(", ")),
+                };
+                let what = kind
+                    .map(|k| format!(" for a `{k}` step"))
+                    .unwrap_or_default();
+                (format!("unknown field `{field}`{what}"), Some(hint))
+            }
+            E::NotBoolean(_) => ("expected `true` or `false`".to_string(), None),
+            E::IntegerParseFailure(err, _) => (format!("expected a whole number ({err})"), None),
+            E::FloatParseFailure(_, _) => ("expected a number".to_string(), None),
+            E::Other(m, _) => (format!("{m}{in_kind}"), None),
+            #[allow(unreachable_patterns)]
+            other => (other.to_string(), None),
+        };
+        self.at(pos, msg, hint);
     }
 
     fn check_keys(&mut self, m: &MarkedMappingNode, allowed: &[&str], what: &str) {
@@ -285,7 +303,7 @@ impl Builder<'_> {
 }
 
 fn subset(m: &MarkedMappingNode, keep: impl Fn(&str) -> bool) -> Node {
-    let mut out = MarkedMappingNode::new_empty(m.span().clone());
+    let mut out = MarkedMappingNode::new_empty(*m.span());
     for (k, v) in m.iter() {
         if keep(k.as_str()) {
             out.insert(k.clone(), v.clone());
@@ -307,13 +325,13 @@ struct Header {
     #[serde(default)]
     deadline: Option<Positive>,
     #[serde(default)]
-    prometheus: Option<serde_json::Value>,
+    prometheus: Option<spec::prometheus::ApiConnection>,
     #[serde(default)]
-    alertmanager: Option<serde_json::Value>,
+    alertmanager: Option<spec::prometheus::ApiConnection>,
     #[serde(default)]
-    aws: Option<serde_json::Value>,
+    aws: Option<spec::aws::AwsConn>,
     #[serde(default)]
-    postgres: Option<serde_json::Value>,
+    postgres: BTreeMap<String, super::spec::postgres::PostgresConnection>,
 }
 
 #[derive(Deserialize)]
@@ -402,10 +420,22 @@ struct EnvFile {
     description: Option<String>,
     #[serde(default)]
     vars: BTreeMap<String, String>,
+    /// Overrides the playbook's `aws:` field by field.
+    #[serde(default)]
+    aws: Option<spec::aws::AwsConn>,
 }
 
-/// Load an environment file: `name:` and `vars:` (values override playbook defaults).
-pub fn load_env_file(path: &Path) -> Result<(String, BTreeMap<String, String>), Vec<Diagnostic>> {
+/// What an environment file sets.
+#[derive(Debug, Clone, Default)]
+pub struct EnvValues {
+    pub name: String,
+    pub vars: BTreeMap<String, String>,
+    pub aws: Option<spec::aws::AwsConn>,
+}
+
+/// Load an environment file: `name:`, `vars:` (values override playbook
+/// defaults) and connection overrides such as `aws:`.
+pub fn load_env_file(path: &Path) -> Result<EnvValues, Vec<Diagnostic>> {
     let file = path.display().to_string();
     let src = read_source(path).map_err(|d| vec![d])?;
     let node = parse_yaml(&file, &src).map_err(|d| vec![d])?;
@@ -421,7 +451,11 @@ pub fn load_env_file(path: &Path) -> Result<(String, BTreeMap<String, String>), 
                 path.file_stem()
                     .map_or("default".into(), |s| s.to_string_lossy().into_owned())
             });
-            Ok((name, e.vars))
+            Ok(EnvValues {
+                name,
+                vars: e.vars,
+                aws: e.aws,
+            })
         }
         _ => Err(b.diags),
     }
@@ -429,8 +463,16 @@ pub fn load_env_file(path: &Path) -> Result<(String, BTreeMap<String, String>), 
 
 /// Load, interpolate and validate a playbook.
 pub fn load(path: &Path, opts: &LoadOptions) -> Result<Loaded, Vec<Diagnostic>> {
-    let file = path.display().to_string();
     let src = read_source(path).map_err(|d| vec![d])?;
+    load_str(&path.display().to_string(), src, opts)
+}
+
+/// Load a playbook from text already read (`file` names it in diagnostics).
+pub fn load_str(file: &str, src: String, opts: &LoadOptions) -> Result<Loaded, Vec<Diagnostic>> {
+    let file = file.to_string();
+    if src.len() as u64 > MAX_FILE_BYTES {
+        return Err(vec![Diagnostic::file(&file, "is larger than 1 MiB")]);
+    }
     let mut root = parse_yaml(&file, &src).map_err(|d| vec![d])?;
     let hash = hex::encode(sha2::Sha256::digest(src.as_bytes()));
     let mut b = Builder {
@@ -487,19 +529,25 @@ pub fn load(path: &Path, opts: &LoadOptions) -> Result<Loaded, Vec<Diagnostic>> 
         }
     }
     let mut environment = "default".to_string();
+    let mut env_aws = None;
+    let mut env_only: BTreeMap<String, String> = BTreeMap::new();
     let mut values: BTreeMap<String, String> = declared
         .iter()
         .filter_map(|(k, (d, _))| d.clone().map(|d| (k.clone(), d)))
         .collect();
     if let Some(env_path) = &opts.env_file {
         match load_env_file(env_path) {
-            Ok((name, vars)) => {
+            Ok(EnvValues { name, vars, aws }) => {
                 environment = name;
+                env_aws = aws;
                 // Environment files are shared by several drills: vars a
-                // playbook does not declare are ignored.
+                // playbook does not declare are not the playbook's, but other
+                // vars' values may refer to them (`prometheus_url: "${sim_url}"`).
                 for (k, v) in vars {
                     if declared.contains_key(&k) {
                         values.insert(k, v);
+                    } else {
+                        env_only.insert(k, v);
                     }
                 }
             }
@@ -509,6 +557,8 @@ pub fn load(path: &Path, opts: &LoadOptions) -> Result<Loaded, Vec<Diagnostic>> 
     for (k, v) in &opts.vars {
         if declared.contains_key(k) {
             values.insert(k.clone(), v.clone());
+        } else if env_only.contains_key(k) {
+            env_only.insert(k.clone(), v.clone());
         } else {
             let hint = match did_you_mean(k, declared.keys().map(|s| s.as_str())) {
                 Some(s) => format!("did you mean `{s}`?"),
@@ -524,6 +574,33 @@ pub fn load(path: &Path, opts: &LoadOptions) -> Result<Loaded, Vec<Diagnostic>> 
                 )
                 .with_hint(hint),
             );
+        }
+    }
+
+    // A var's value may name other vars (`prometheus_url: "${sim_url}"` in an
+    // environment file): resolved once, after every override is known.
+    let snapshot = values.clone();
+    for (k, v) in values.iter_mut().filter(|(_, v)| v.contains('$')) {
+        let expanded = interp::interpolate(v, |r| match r {
+            Ref::Var(n) if n != k.as_str() => snapshot
+                .get(n)
+                .or_else(|| env_only.get(n))
+                .filter(|x| !x.contains("${"))
+                .cloned()
+                .ok_or_else(|| (format!("var `{n}` has no plain value"), None)),
+            Ref::Env(n) => std::env::var(n)
+                .map_err(|_| (format!("environment variable `{n}` is not set"), None)),
+            _ => Err((
+                "only other vars and `${env.NAME}` can be used in a var's value".into(),
+                None,
+            )),
+        });
+        match expanded {
+            Ok(x) => *v = x,
+            Err(e) => b.diags.push(
+                Diagnostic::file(&file, format!("var `{k}` = `{v}`: {}", e.message))
+                    .with_hint("a var's value may refer to other vars that have plain values"),
+            ),
         }
     }
 
@@ -705,7 +782,7 @@ pub fn load(path: &Path, opts: &LoadOptions) -> Result<Loaded, Vec<Diagnostic>> 
         prometheus: None,
         alertmanager: None,
         aws: None,
-        postgres: None,
+        postgres: BTreeMap::new(),
     });
     let playbook = Playbook {
         name: header.name.unwrap_or_default(),
@@ -718,7 +795,10 @@ pub fn load(path: &Path, opts: &LoadOptions) -> Result<Loaded, Vec<Diagnostic>> 
         connections: Connections {
             prometheus: header.prometheus,
             alertmanager: header.alertmanager,
-            aws: header.aws,
+            aws: match (header.aws, env_aws) {
+                (Some(p), Some(e)) => Some(p.overlay(&e)),
+                (p, e) => p.or(e),
+            },
             postgres: header.postgres,
         },
         phases,
@@ -817,7 +897,7 @@ fn interpolate_node(
             }
             let pos = pos_of(s.span());
             match f(pos, s.as_str()) {
-                Ok(v) => *s = MarkedScalarNode::new(s.span().clone(), v),
+                Ok(v) => *s = MarkedScalarNode::new(*s.span(), v),
                 Err((p, e)) => diags.push((p, e, false)),
             }
         }
@@ -939,8 +1019,8 @@ fn build_step(
             None
         }
         Some(Ok(s)) => Some(s),
-        Some(Err(_)) => {
-            spec_error(b, &kind, &rest, &extra);
+        Some(Err(e)) => {
+            b.node_error(&e, &rest, &extra, Some(&kind));
             None
         }
     };
@@ -972,60 +1052,16 @@ fn build_step(
     ))
 }
 
-/// Turn a kind-specific deserialization error into a diagnostic.
-fn spec_error(b: &mut Builder<'_>, kind: &str, rest: &Node, extra: &[&str]) {
-    match StepSpec::from_node(kind, rest) {
-        Some(Err(e)) => {
-            use marked_yaml::Error as E;
-            let pos = e
-                .start_mark()
-                .map(|m| Pos {
-                    line: m.line(),
-                    col: m.column(),
-                })
-                .filter(|p| p.line > 0)
-                .unwrap_or_else(|| pos_of(rest.span()));
-            let (msg, hint) = match &*e {
-                E::UnknownFieldError(field, expected, _) => {
-                    let all: Vec<&str> = expected
-                        .iter()
-                        .copied()
-                        .chain(extra.iter().copied())
-                        .collect();
-                    let hint = match did_you_mean(field, all.iter().copied()) {
-                        Some(s) => format!("did you mean `{s}`?"),
-                        None => format!("`{kind}` steps take: {}", all.join(", ")),
-                    };
-                    (
-                        format!("unknown field `{field}` for a `{kind}` step"),
-                        Some(hint),
-                    )
-                }
-                E::NotBoolean(_) => ("expected `true` or `false`".to_string(), None),
-                E::IntegerParseFailure(err, _) => {
-                    (format!("expected a whole number ({err})"), None)
-                }
-                E::FloatParseFailure(_, _) => ("expected a number".to_string(), None),
-                E::Other(m, _) => (format!("{m} (in a `{kind}` step)"), None),
-                #[allow(unreachable_patterns)]
-                other => (other.to_string(), None),
-            };
-            b.at(pos, msg, hint);
-        }
-        _ => b.at(pos_of(rest.span()), format!("invalid `{kind}` step"), None),
-    }
-}
-
 /// Cross-cutting checks on a playbook that parsed.
 fn validate(b: &mut Builder<'_>, pb: &Playbook) {
     use super::spec::Effect;
     // Phase order follows the drill script; restore comes last.
     let mut last: Option<PhaseKind> = None;
     for p in &pb.phases {
-        if let Some(l) = last {
-            if p.kind < l || (l == PhaseKind::Restore) {
-                b.at(p.pos, format!("phase `{}` comes after `{}`", p.kind.as_str(), l.as_str()), Some("phases run in the order precheck, isolate, observe, validate, restore; restore is last".into()));
-            }
+        if let Some(l) = last
+            && (p.kind < l || (l == PhaseKind::Restore))
+        {
+            b.at(p.pos, format!("phase `{}` comes after `{}`", p.kind.as_str(), l.as_str()), Some("phases run in the order precheck, isolate, observe, validate, restore; restore is last".into()));
         }
         last = Some(p.kind);
     }
@@ -1045,22 +1081,25 @@ fn validate(b: &mut Builder<'_>, pb: &Playbook) {
     }
     // Markers and recorded values.
     let mut markers: BTreeMap<&str, Pos> = BTreeMap::new();
-    let mut records: BTreeSet<&str> = BTreeSet::new();
+    let mut records: BTreeSet<String> = BTreeSet::new();
     for (_, s) in pb.all_steps() {
-        if let Some(m) = &s.mark {
-            if let Some(first) = markers.insert(m, s.pos) {
-                b.at(
-                    s.pos,
-                    format!("marker `{m}` is set twice"),
-                    Some(format!(
-                        "it is already set by the step on line {}",
-                        first.line
-                    )),
-                );
-            }
+        if let Some(m) = &s.mark
+            && let Some(first) = markers.insert(m, s.pos)
+        {
+            b.at(
+                s.pos,
+                format!("marker `{m}` is set twice"),
+                Some(format!(
+                    "it is already set by the step on line {}",
+                    first.line
+                )),
+            );
         }
         if let Some(r) = &s.record {
-            records.insert(r);
+            records.extend(s.spec.recorded_names(r));
+        }
+        for (msg, hint) in s.spec.problems(pb) {
+            b.at(s.pos, format!("step `{}`: {msg}", s.name), hint);
         }
     }
     for m in &pb.metrics {
@@ -1087,7 +1126,7 @@ fn validate(b: &mut Builder<'_>, pb: &Playbook) {
             }
             MetricSource::Value { record, .. } => {
                 if !records.contains(record.as_str()) {
-                    let hint = match did_you_mean(record, records.iter().copied()) {
+                    let hint = match did_you_mean(record, records.iter().map(|s| s.as_str())) {
                         Some(s) => format!("did you mean `{s}`?"),
                         None => format!("add `record: {record}` to the step that measures it"),
                     };
@@ -1140,10 +1179,11 @@ fn validate(b: &mut Builder<'_>, pb: &Playbook) {
                     Some("remove `wait:`, or use a check step".into()),
                 );
             }
-            if let Effect::Mutating { has_undo } = effect {
-                if p.kind != PhaseKind::Restore {
-                    mutating_so_far.insert(&s.name);
-                    match (&s.irreversible, has_undo) {
+            if let Effect::Mutating { has_undo } = effect
+                && p.kind != PhaseKind::Restore
+            {
+                mutating_so_far.insert(&s.name);
+                match (&s.irreversible, has_undo) {
                         (None, false) => b.at(s.pos, format!("step `{}` changes something and has no undo", s.name), Some("add `undo:` with the command that reverses it, mark it `read_only: true` if it changes nothing, or declare `irreversible: { reason: ..., covered_by: <restore step> }`".into())),
                         (Some(irr), _) if !restore_steps.contains(irr.covered_by.as_str()) => {
                             let hint = match did_you_mean(&irr.covered_by, restore_steps.iter().copied()) {
@@ -1154,7 +1194,6 @@ fn validate(b: &mut Builder<'_>, pb: &Playbook) {
                         }
                         _ => {}
                     }
-                }
             }
             if let StepSpec::Undo(u) = &s.spec {
                 if p.kind != PhaseKind::Restore {
@@ -1179,6 +1218,9 @@ fn validate(b: &mut Builder<'_>, pb: &Playbook) {
                 }
             }
         }
+    }
+    for (pos, msg, hint) in spec::prometheus::validate(pb) {
+        b.at(pos, msg, hint);
     }
     for g in &pb.guardrails {
         if g.step.spec.effect() != Effect::ReadOnly {
@@ -1237,5 +1279,62 @@ impl Loaded {
             );
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn opts() -> LoadOptions {
+        LoadOptions::default()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 400, ..ProptestConfig::default() })]
+        /// Arbitrary text never panics the loader: it is a playbook or diagnostics.
+        #[test]
+        fn arbitrary_text_never_panics(src in "\\PC{0,400}") {
+            let _ = load_str("fuzz.yaml", src, &opts());
+        }
+
+        /// Text shaped like playbooks (keys, indentation, flow, refs) never panics.
+        #[test]
+        fn playbook_shaped_text_never_panics(parts in proptest::collection::vec(prop_oneof![
+            Just("name: x\n"), Just("phases:\n"), Just("  - kind: precheck\n"), Just("    steps:\n"),
+            Just("      - name: s\n"), Just("        kind: shell\n"), Just("        argv: [true]\n"),
+            Just("        wait: { every: 1s, timeout: 0s }\n"), Just("metrics: { a: { from: b, to: c } }\n"),
+            Just("  ${x}\n"), Just("[[{"), Just("\t"), Just("&a "), Just("*a"), Just(": "), Just("- "),
+            Just("vars: { x: ${y} }\n"), Just("guardrails:\n  - { name: g, kind: http, url: u, for: 1s }\n"),
+        ], 0..40)) {
+            let src: String = parts.concat();
+            let _ = load_str("fuzz.yaml", src, &opts());
+        }
+    }
+
+    #[test]
+    fn deep_nesting_is_refused_without_blowing_the_stack() {
+        let src = format!(
+            "name: x\nphases: {}{}\n",
+            "[".repeat(100_000),
+            "]".repeat(100_000)
+        );
+        let e = load_str("deep.yaml", src, &opts()).unwrap_err();
+        assert!(e[0].message.contains("too deep"), "{e:?}");
+    }
+
+    #[test]
+    fn alias_bombs_are_refused() {
+        let mut src = String::from("name: x\na0: &a0 [lol]\n");
+        for i in 1..10 {
+            src.push_str(&format!(
+                "a{i}: &a{i} [*a{p},*a{p},*a{p},*a{p},*a{p},*a{p},*a{p},*a{p},*a{p}]\n",
+                p = i - 1
+            ));
+        }
+        src.push_str("phases: []\n");
+        let e = load_str("bomb.yaml", src, &opts()).unwrap_err();
+        assert!(e[0].message.contains("anchors and aliases"), "{e:?}");
     }
 }

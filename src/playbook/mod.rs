@@ -8,5 +8,5 @@ pub mod load;
 pub mod model;
 pub mod spec;
 
-pub use load::{LoadOptions, Loaded, load};
+pub use load::{LoadOptions, Loaded, load, load_str};
 pub use model::*;

@@ -92,13 +92,15 @@ pub struct Playbook {
 #[serde(deny_unknown_fields)]
 pub struct Connections {
     #[serde(default)]
-    pub prometheus: Option<serde_json::Value>,
+    pub prometheus: Option<super::spec::prometheus::ApiConnection>,
     #[serde(default)]
-    pub alertmanager: Option<serde_json::Value>,
+    pub alertmanager: Option<super::spec::prometheus::ApiConnection>,
     #[serde(default)]
-    pub aws: Option<serde_json::Value>,
+    pub aws: Option<super::spec::aws::AwsConn>,
+    /// Named PostgreSQL connections (`primary`, `standby`), whose connection
+    /// strings come from environment variables or files.
     #[serde(default)]
-    pub postgres: Option<serde_json::Value>,
+    pub postgres: BTreeMap<String, super::spec::postgres::PostgresConnection>,
 }
 
 #[derive(Debug, Clone, Serialize)]

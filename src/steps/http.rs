@@ -174,7 +174,9 @@ impl Step for HttpSpec {
                                 .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
                                 .is_some_and(|n| c.holds(n)),
                             (Err(_), Some(Value::String(s))) => s == want,
-                            (Err(_), Some(v)) => v.to_string() == *want,
+                            (Err(_), Some(v)) => {
+                                serde_json::from_str::<Value>(want).is_ok_and(|w| &w == v)
+                            }
                         };
                         if !ok {
                             let shown = got.map_or("nothing".to_string(), |v| v.to_string());
@@ -194,10 +196,10 @@ impl Step for HttpSpec {
                 problems.push(format!("body does not match /{pat}/"));
             }
         }
-        if let Some(lat) = &self.expect.latency {
-            if !lat.holds(millis as f64 / 1000.0) {
-                problems.push(format!("latency {millis} ms, expected {lat}"));
-            }
+        if let Some(lat) = &self.expect.latency
+            && !lat.holds(millis as f64 / 1000.0)
+        {
+            problems.push(format!("latency {millis} ms, expected {lat}"));
         }
         let mut shown = body;
         if shown.len() > MAX_BODY {

@@ -7,10 +7,16 @@
 //! calls [`Step::run`]. An [`Undo`] is plain serializable data, so
 //! `gameday restore` can run it from the journal after a crash.
 
+pub mod aws;
+pub mod canary;
+pub mod canary_verify;
 pub mod clients;
 pub mod http;
 pub mod manual;
 pub mod note;
+pub mod postgres;
+pub mod prometheus;
+pub mod residency;
 pub mod shell;
 pub mod wait;
 
@@ -116,6 +122,11 @@ pub struct Undo {
 pub enum UndoAction {
     Shell(shell::ShellUndo),
     Http(http::HttpUndo),
+    /// Stop a canary writer.
+    Canary(canary::CanaryUndo),
+    /// Put a fenced PostgreSQL primary's `default_transaction_read_only` back.
+    PostgresFence(postgres::PostgresFenceUndo),
+    Aws(Box<aws::AwsUndo>),
     /// Cannot be undone by a machine; a person must (reported as still applied).
     Manual {
         instructions: String,
@@ -128,6 +139,9 @@ impl UndoAction {
         match self {
             UndoAction::Shell(u) => u.run(ctx).await,
             UndoAction::Http(u) => u.run(ctx).await,
+            UndoAction::Canary(u) => u.run(ctx).await,
+            UndoAction::PostgresFence(u) => u.run(ctx).await,
+            UndoAction::Aws(u) => u.run(ctx).await,
             UndoAction::Manual { instructions } => Err(StepError::fatal(format!(
                 "cannot be undone automatically: {instructions}"
             ))),
@@ -243,6 +257,36 @@ pub fn executor(spec: &StepSpec) -> &dyn Step {
         StepSpec::Wait(s) => s,
         StepSpec::Note(s) => s,
         StepSpec::Undo(s) => s,
+        StepSpec::Prometheus(s) => s,
+        StepSpec::Alert(s) => s,
+        StepSpec::PrometheusWindow(s) => s,
+        StepSpec::PrometheusCharts(s) => s,
+        StepSpec::Canary(s) => s,
+        StepSpec::CanaryRetarget(s) => s,
+        StepSpec::CanaryStop(s) => s,
+        StepSpec::CanaryVerify(s) => s,
+        StepSpec::Residency(s) => s,
+        StepSpec::PostgresQuery(s) => s,
+        StepSpec::PostgresReplication(s) => s,
+        StepSpec::PostgresFence(s) => s,
+        StepSpec::PostgresPromote(s) => s,
+        StepSpec::ArcRoutingControl(s) => s,
+        StepSpec::ArcRoutingControlState(s) => s,
+        StepSpec::GaTrafficDial(s) => s,
+        StepSpec::GaEndpointGroup(s) => s,
+        StepSpec::Route53HealthCheck(s) => s,
+        StepSpec::Route53HealthCheckStatus(s) => s,
+        StepSpec::Route53Weights(s) => s,
+        StepSpec::Elbv2ForwardWeights(s) => s,
+        StepSpec::Elbv2DeregisterTargets(s) => s,
+        StepSpec::FisExperiment(s) => s,
+        StepSpec::FisExperimentState(s) => s,
+        StepSpec::RdsFailoverCluster(s) => s,
+        StepSpec::RdsGlobalSwitchover(s) => s,
+        StepSpec::RdsGlobalFailover(s) => s,
+        StepSpec::RdsClusterStatus(s) => s,
+        StepSpec::CloudWatchMetric(s) => s,
+        StepSpec::CloudWatchAlarm(s) => s,
     }
 }
 

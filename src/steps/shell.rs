@@ -233,7 +233,12 @@ impl Drop for GroupGuard {
     }
 }
 
+/// Process groups sent SIGTERM whose grace period may still be running.
+static TERMINATING: std::sync::Mutex<Vec<(i32, Instant)>> = std::sync::Mutex::new(Vec::new());
+
 /// SIGTERM the group, then SIGKILL it after `grace` if anything is left.
+/// The SIGKILL is sent by a background thread, or by [`finish_terminations`]
+/// if the process is about to exit first.
 pub fn terminate_group(pgid: i32, grace: Duration) {
     use nix::sys::signal::{Signal, killpg};
     use nix::unistd::Pid;
@@ -241,16 +246,40 @@ pub fn terminate_group(pgid: i32, grace: Duration) {
     if killpg(pg, Signal::SIGTERM).is_err() {
         return; // already gone
     }
-    std::thread::spawn(move || {
-        let deadline = Instant::now() + grace;
-        while Instant::now() < deadline {
-            if killpg(pg, None).is_err() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
+    let deadline = Instant::now() + grace;
+    TERMINATING
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push((pgid, deadline));
+    std::thread::spawn(move || finish_one(pgid, deadline));
+}
+
+fn finish_one(pgid: i32, deadline: Instant) {
+    use nix::sys::signal::{Signal, killpg};
+    let pg = nix::unistd::Pid::from_raw(pgid);
+    while Instant::now() < deadline {
+        if killpg(pg, None).is_err() {
+            break;
         }
-        let _ = killpg(pg, Signal::SIGKILL);
-    });
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = killpg(pg, Signal::SIGKILL);
+    TERMINATING
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .retain(|(p, _)| *p != pgid);
+}
+
+/// Wait for every pending termination to end (SIGKILL at the end of its
+/// grace period). Called before a run returns, so no child outlives gameday.
+pub fn finish_terminations() {
+    let pending: Vec<(i32, Instant)> = TERMINATING
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone();
+    for (pgid, deadline) in pending {
+        finish_one(pgid, deadline);
+    }
 }
 
 async fn run_command(

@@ -1,6 +1,11 @@
-//! All integration tests, compiled into one binary. Each area adds its own module.
+//! All integration tests, compiled into one binary (one link, shared
+//! helpers). Each area adds its own module.
 
+mod cli;
 mod support;
 
+mod aws;
+mod data;
+mod engine;
 mod report;
 mod sim;

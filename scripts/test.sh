@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# The whole test suite, on a fresh machine or a warm one.
+#
+# Installs what the tests run for real, only if it is missing:
+#   - Debian: prometheus, prometheus-alertmanager, postgresql-15 (apt-get update once, first)
+#   - PyPI:   moto[server], into a virtual environment under ~/.cache/gameday
+# then runs `cargo test` (unit, property, integration and snapshot tests).
+# Extra arguments go to `cargo test` (e.g. `scripts/test.sh engine::`).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+
+need=()
+for pkg in prometheus prometheus-alertmanager postgresql-15; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
+done
+if [ ${#need[@]} -gt 0 ]; then
+  echo "scripts/test.sh: installing ${need[*]} (Debian)" >&2
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+
+VENV="${GAMEDAY_VENV:-$HOME/.cache/gameday/venv}"
+if [ ! -x "$VENV/bin/moto_server" ]; then
+  echo "scripts/test.sh: installing moto[server] into $VENV (PyPI)" >&2
+  python3 -m venv "$VENV"
+  "$VENV/bin/pip" install -q --disable-pip-version-check 'moto[server]'
+fi
+export GAMEDAY_MOTO="$VENV/bin/moto_server"
+export GAMEDAY_PG_BIN="${GAMEDAY_PG_BIN:-/usr/lib/postgresql/15/bin}"
+
+# Two cores: keep test threads modest; the tests start real servers.
+exec cargo test --locked -j 2 "$@" -- --test-threads "${GAMEDAY_TEST_THREADS:-2}"

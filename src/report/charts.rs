@@ -46,6 +46,7 @@
 use super::model::{ChartInfo, Report, t_offset};
 use chrono::DateTime;
 use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
 use serde::Deserialize;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -356,20 +357,51 @@ pub fn render_svg(chart: &Chart, report: &Report) -> Result<String, String> {
             .map_err(e)?;
         }
         let ytop = y1 - (y1 - y0) * 0.02;
-        for (name, at) in &markers {
+        // Marker labels: left of the line near the right edge, and moved
+        // down a row when they would overlap a label already placed.
+        const PLOT_PX: f64 = 700.0;
+        let mut placed: Vec<Vec<(f64, f64)>> = vec![];
+        let mut in_range: Vec<&(String, f64)> = markers
+            .iter()
+            .filter(|(_, at)| (x0..=x1).contains(&(at - reference)))
+            .collect();
+        in_range.sort_by(|a, b| a.1.total_cmp(&b.1));
+        for (name, at) in in_range {
             let x = at - reference;
-            if x < x0 || x > x1 {
-                continue;
-            }
             let style = RGBColor(90, 90, 90).stroke_width(1);
             c.draw_series(DashedLineSeries::new(vec![(x, y0), (x, y1)], 6, 4, style))
                 .map_err(e)?;
-            c.draw_series(std::iter::once(Text::new(
-                format!(" {name}"),
-                (x, ytop),
-                ("sans-serif", 13).into_font().color(&RGBColor(60, 60, 60)),
-            )))
-            .map_err(e)?;
+            let px = (x - x0) / (x1 - x0) * PLOT_PX;
+            let width = 7.0 * (name.chars().count() as f64 + 1.0);
+            let right = px > PLOT_PX * 0.8;
+            let span = if right {
+                (px - width, px)
+            } else {
+                (px, px + width)
+            };
+            let level = (0..)
+                .find(|l| {
+                    placed
+                        .get(*l)
+                        .is_none_or(|row| row.iter().all(|(a, b)| span.1 < *a || span.0 > *b))
+                })
+                .unwrap_or(0);
+            if placed.len() <= level {
+                placed.resize(level + 1, vec![]);
+            }
+            placed[level].push(span);
+            let y = ytop - (y1 - y0) * 0.055 * (level % 6) as f64;
+            let font = ("sans-serif", 13).into_font().color(&RGBColor(60, 60, 60));
+            let (text, font) = if right {
+                (
+                    format!("{name} "),
+                    font.pos(Pos::new(HPos::Right, VPos::Top)),
+                )
+            } else {
+                (format!(" {name}"), font)
+            };
+            c.draw_series(std::iter::once(Text::new(text, (x, y), font)))
+                .map_err(e)?;
         }
         root.present().map_err(e)?;
     }

@@ -6,7 +6,7 @@
 //! `schemas/report.schema.json`) at the top level, plus `gantt` (a Mermaid
 //! Gantt chart of the phases, or empty) and `run_dir` (the run directory as
 //! given on the command line). Filters: `cell` (one line, `|` escaped, safe
-//! in a table cell), `secs` (seconds for people: `3 min 12 s`), `num` (a
+//! in a table cell), `short` (first line, at most 160 characters), `secs` (seconds for people: `3 min 12 s`), `num` (a
 //! number without noise), `code` (inline code with the right number of
 //! backticks), `pretty` (indented JSON, cut at 4,000 characters).
 //! Undefined names are errors (so a typo is found, with its line), except
@@ -100,6 +100,7 @@ fn environment() -> Environment<'static> {
     env.set_undefined_behavior(UndefinedBehavior::SemiStrict);
     env.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
     env.add_filter("cell", |s: String| cell(&s));
+    env.add_filter("short", |s: String| super::model::one_line(&s, 160));
     env.add_filter("code", |s: String| code(&s));
     env.add_filter("secs", |v: f64| human_secs(v));
     env.add_filter("num", |v: f64| trim_num(v));

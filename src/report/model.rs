@@ -589,8 +589,8 @@ fn metric_defs(playbook: &Value) -> Vec<MetricDef> {
 }
 
 fn is_data_safety(text: &str) -> bool {
-    const WORDS: [&str; 9] = [
-        "canary", "residen", "conflict", "lost", "replica", "lag", "catch", "postgres", "data",
+    const WORDS: [&str; 8] = [
+        "canary", "residen", "conflict", "lost", "replica", "lag", "catch", "postgres",
     ];
     text.to_ascii_lowercase()
         .split(|c: char| !c.is_ascii_alphanumeric())

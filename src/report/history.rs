@@ -172,28 +172,46 @@ fn same_series(a: &Report, b: &Report) -> bool {
     a.run.drill == b.run.drill && a.run.environment == b.run.environment
 }
 
+/// Drill, environment and start of a run, from its journal's first line
+/// (cheap: a day-long journal is not read to find out whose it is).
+fn journal_header(run_dir: &Path) -> Option<(String, String, String)> {
+    use std::io::BufRead;
+    let f = std::fs::File::open(run_dir.join(JOURNAL_FILE)).ok()?;
+    let mut line = String::new();
+    std::io::BufReader::new(f).read_line(&mut line).ok()?;
+    let e: crate::journal::Event = serde_json::from_str(&line).ok()?;
+    match e.kind {
+        crate::journal::EventKind::RunStarted {
+            drill, environment, ..
+        } => Some((drill, environment, model::rfc(e.ts))),
+        _ => None,
+    }
+}
+
 /// The previous run of the same drill and environment in `run_dir`'s parent.
 pub fn previous_run(run_dir: &Path, report: &Report) -> Option<PreviousRun> {
     let parent = run_dir.parent()?;
     let me = std::fs::canonicalize(run_dir).ok();
-    let mut best: Option<Report> = None;
+    let mut best: Option<(String, PathBuf)> = None;
     for entry in std::fs::read_dir(parent).ok()?.flatten() {
         let path = entry.path();
-        if std::fs::canonicalize(&path).ok() == me || !path.join(JOURNAL_FILE).is_file() {
+        if std::fs::canonicalize(&path).ok() == me {
             continue;
         }
-        let Ok(r) = super::load(&path) else { continue };
-        if !same_series(&r, report) || r.run.started_at >= report.run.started_at {
+        let Some((drill, env, started)) = journal_header(&path) else {
             continue;
-        }
-        if best
-            .as_ref()
-            .is_none_or(|b| r.run.started_at > b.run.started_at)
+        };
+        if drill != report.run.drill
+            || env != report.run.environment
+            || started >= report.run.started_at
         {
-            best = Some(r);
+            continue;
+        }
+        if best.as_ref().is_none_or(|(b, _)| started > *b) {
+            best = Some((started, path));
         }
     }
-    let b = best?;
+    let b = super::load(&best?.1).ok()?;
     Some(PreviousRun {
         run_id: b.run.run_id.clone(),
         started_at: b.run.started_at.clone(),

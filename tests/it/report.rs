@@ -156,3 +156,91 @@ fn errors_name_the_template_line_or_the_directory() {
         stderr(&o)
     );
 }
+
+/// A run killed with SIGKILL while isolated: `gameday report` says
+/// incomplete and puts what is still applied at the top; after `gameday
+/// restore`, the re-rendered report says everything was undone.
+#[test]
+fn a_run_killed_mid_isolation_is_reported_incomplete_with_what_is_still_applied() {
+    let tmp = tempfile::tempdir().unwrap();
+    let playbook = repo().join("drills/examples/hello.yaml");
+    let flag = tmp.path().join("flag");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_gameday"))
+        .args([
+            "run",
+            playbook.to_str().unwrap(),
+            "--non-interactive",
+            "--yes",
+            "--quiet",
+            "--out",
+            "reports",
+            "--var",
+            &format!("flag_file={}", flag.display()),
+            "--var",
+            "observe_for=10m",
+        ])
+        .current_dir(tmp.path())
+        .env("GAMEDAY_LOCK_DIR", tmp.path().join("locks"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Wait until the journal says the region is isolated (bounded polling).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let run_dir = loop {
+        let found = std::fs::read_dir(tmp.path().join("reports"))
+            .ok()
+            .and_then(|mut d| d.next())
+            .and_then(|e| e.ok())
+            .map(|e| e.path())
+            .filter(|d| {
+                std::fs::read_to_string(d.join("journal.jsonl"))
+                    .is_ok_and(|j| j.contains(r#""event":"marker","name":"isolated""#))
+            });
+        if let Some(d) = found {
+            break d;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the drill never isolated"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    child.wait().unwrap();
+    assert!(
+        flag.exists(),
+        "the isolation is still applied after the kill"
+    );
+
+    let dir = run_dir.to_str().unwrap();
+    let o = gameday(&["report", dir, "--junit", "junit.xml"], tmp.path());
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stderr(&o).contains("(incomplete)"), "{}", stderr(&o));
+    let md = std::fs::read_to_string(run_dir.join("report.md")).unwrap();
+    let top: String = md.lines().take(6).collect::<Vec<_>>().join("\n");
+    assert!(top.contains("**Incomplete:"), "{top}");
+    assert!(
+        top.contains("> **STILL APPLIED: 1 change is still in effect"),
+        "{top}"
+    );
+    assert!(top.contains("**`raise flag`**"), "{top}");
+    let junit = std::fs::read_to_string(tmp.path().join("junit.xml")).unwrap();
+    assert!(junit.contains("still applied: raise flag"), "{junit}");
+
+    let o = gameday(&["restore", dir, "--quiet"], tmp.path());
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(!flag.exists());
+    let o = gameday(&["report", dir], tmp.path());
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run_dir.join("report.json")).unwrap())
+            .unwrap();
+    assert_eq!(json["outcome"], "incomplete");
+    assert_eq!(json["restoration"]["status"], "restored");
+    assert_eq!(json["restoration"]["still_applied"], serde_json::json!([]));
+}

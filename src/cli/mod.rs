@@ -2,6 +2,7 @@
 //! place where errors become messages and exit codes (see `engine::exit`).
 
 mod demo;
+mod history;
 mod plan;
 mod run;
 
@@ -99,6 +100,8 @@ pub enum Command {
         #[arg(long, value_name = "FILE")]
         junit: Option<PathBuf>,
     },
+    /// Every run under DIR, each compared with the previous run of the same drill and environment.
+    History(history::HistoryArgs),
 }
 
 /// Load a playbook or return its diagnostics.
@@ -201,7 +204,7 @@ pub fn main() -> i32 {
             Ok(s) => {
                 eprintln!(
                     "gameday: reports of drill `{}` ({}) written to {}",
-                    s.drill,
+                    s.run.drill,
                     s.outcome.as_str(),
                     run_dir.display()
                 );
@@ -213,6 +216,7 @@ pub fn main() -> i32 {
                 exit::INVALID
             }
         },
+        Command::History(a) => history::history(a),
     }
 }
 

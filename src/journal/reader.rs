@@ -17,19 +17,36 @@ pub struct JournalRead {
 
 /// Read `path`. Errors only when the file cannot be read at all.
 pub fn read_journal(path: &Path) -> std::io::Result<JournalRead> {
-    let bytes = std::fs::read(path)?;
-    let text = String::from_utf8_lossy(&bytes);
+    let mut events = vec![];
+    let mut out = for_each_event(path, |e| events.push(e))?;
+    out.events = events;
+    Ok(out)
+}
+
+/// Read `path` one line at a time, handing each event to `f` (a journal of
+/// a day-long run is never held whole). The returned `JournalRead` has no
+/// events, only what could not be read.
+pub fn for_each_event(path: &Path, mut f: impl FnMut(Event)) -> std::io::Result<JournalRead> {
+    use std::io::BufRead;
+    let mut reader = std::io::BufReader::with_capacity(1 << 16, std::fs::File::open(path)?);
     let mut out = JournalRead::default();
-    let complete = text.ends_with('\n');
-    let lines: Vec<&str> = text.split_terminator('\n').collect();
-    for (i, line) in lines.iter().enumerate() {
+    let mut buf = Vec::new();
+    let mut n = 0;
+    loop {
+        buf.clear();
+        if reader.read_until(b'\n', &mut buf)? == 0 {
+            break;
+        }
+        n += 1;
+        let complete = buf.last() == Some(&b'\n');
+        let line = String::from_utf8_lossy(&buf);
         if line.trim().is_empty() {
             continue;
         }
-        match serde_json::from_str::<Event>(line) {
-            Ok(e) => out.events.push(e),
-            Err(_) if i + 1 == lines.len() && !complete => out.torn_tail = true,
-            Err(_) => out.unreadable_lines.push(i + 1),
+        match serde_json::from_str::<Event>(&line) {
+            Ok(e) => f(e),
+            Err(_) if !complete => out.torn_tail = true,
+            Err(_) => out.unreadable_lines.push(n),
         }
     }
     Ok(out)

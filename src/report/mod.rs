@@ -1,17 +1,32 @@
-//! Reports: pure functions of a run directory's `journal.jsonl`. `write_reports`
-//! renders `report.json` and `report.md` (and JUnit on request) and can be
-//! re-run at any time (`gameday report RUN_DIR`), also for crashed runs.
+//! Reports: pure functions of a run directory's `journal.jsonl` (plus the
+//! chart data the run stored beside it). `write_reports` builds the report
+//! model (`model`), then renders `report.json` (`json`), `report.md`
+//! (`markdown`, from a template), the SVG charts (`charts`) and, on request,
+//! JUnit XML (`junit`). It can be re-run at any time (`gameday report
+//! RUN_DIR`), also for crashed runs, and gives the same files for the same
+//! journal. `history` compares runs of the same drill over time.
 
-use crate::journal::event::Outcome;
-use crate::journal::{Event, EventKind, JOURNAL_FILE, read_journal};
-use serde::Serialize;
-use serde_json::{Value, json};
-use std::collections::BTreeMap;
+pub mod advice;
+pub mod charts;
+pub mod history;
+pub mod json;
+pub mod junit;
+pub mod markdown;
+pub mod model;
+
+use crate::journal::reader::for_each_event;
+use crate::journal::{Event, EventKind, JOURNAL_FILE};
+pub use model::Report;
 use std::path::Path;
+
+/// What `write_reports` returns (the report model).
+pub type Summary = Report;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReportError {
-    #[error("cannot read {path}: {source}")]
+    #[error(
+        "cannot read {path}: {source}\n  = hint: name a run directory, such as reports/20261122T101500Z-hello"
+    )]
     Read {
         path: String,
         source: std::io::Error,
@@ -23,130 +38,203 @@ pub enum ReportError {
         path: String,
         source: std::io::Error,
     },
-    #[error("template {path}: {message}")]
-    Template { path: String, message: String },
+    #[error("cannot read the template {path}: {source}")]
+    TemplateRead {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{0}\n  = hint: fix the template, or leave out --template to use the shipped one")]
+    Template(#[from] markdown::TemplateError),
 }
 
-/// The facts every report format is built from.
-#[derive(Debug, Clone, Serialize)]
-pub struct Summary {
-    pub schema_version: u32,
-    pub drill: String,
-    pub environment: String,
-    pub operator: String,
-    pub tool_version: String,
-    pub started_at: Option<String>,
-    pub finished_at: Option<String>,
-    pub outcome: Outcome,
-    pub markers: BTreeMap<String, String>,
-    pub metrics: BTreeMap<String, Value>,
-    pub still_applied: Vec<String>,
+/// Build the report model from a journal's events.
+pub fn summarize(events: &[Event]) -> Report {
+    model::build(events)
 }
 
-/// Build the summary from a journal's events.
-pub fn summarize(events: &[Event]) -> Summary {
-    let mut s = Summary {
-        schema_version: 1,
-        drill: String::new(),
-        environment: String::new(),
-        operator: String::new(),
-        tool_version: String::new(),
-        started_at: events
-            .first()
-            .map(|e| e.ts.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
-        finished_at: None,
-        outcome: Outcome::Incomplete,
-        markers: BTreeMap::new(),
-        metrics: BTreeMap::new(),
-        still_applied: vec![],
+/// Write `bytes` to `path` through a temporary file and a rename, so a
+/// reader never sees half a report.
+pub(crate) fn write_file(path: &Path, bytes: &[u8]) -> Result<(), ReportError> {
+    write_file_with(path, |w| std::io::Write::write_all(w, bytes))
+}
+
+/// Write `path` with `f` through a temporary file and a rename.
+pub(crate) fn write_file_with(
+    path: &Path,
+    f: impl FnOnce(&mut std::io::BufWriter<std::fs::File>) -> std::io::Result<()>,
+) -> Result<(), ReportError> {
+    let err = |e| ReportError::Write {
+        path: path.display().to_string(),
+        source: e,
     };
-    let pending = crate::engine::restore::pending_from_journal(events);
-    for e in events {
-        match &e.kind {
-            EventKind::RunStarted {
-                drill,
-                environment,
-                operator,
-                tool_version,
-                ..
-            } => {
-                s.drill = drill.clone();
-                s.environment = environment.clone();
-                s.operator = operator.clone();
-                s.tool_version = tool_version.clone();
-            }
-            EventKind::Marker { name, at, .. } => {
-                s.markers
-                    .entry(name.clone())
-                    .or_insert_with(|| at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true));
-            }
-            EventKind::Metric {
-                name,
-                value,
-                unit,
-                target,
-                met,
-                resolution_seconds,
-                detail,
-            } => {
-                s.metrics.insert(name.clone(), json!({"value": value, "unit": unit, "target": target, "met": met, "resolution_seconds": resolution_seconds, "detail": detail}));
-            }
-            EventKind::RunFinished { outcome, .. } => {
-                s.outcome = *outcome;
-                s.finished_at = Some(e.ts.to_rfc3339_opts(chrono::SecondsFormat::Millis, true));
-            }
-            _ => {}
-        }
-    }
-    s.still_applied = pending.iter().map(|a| a.step.clone()).collect();
-    if !s.still_applied.is_empty() && s.outcome != Outcome::Incomplete {
-        s.outcome = Outcome::RestoreFailed;
-    }
-    s
+    let tmp = path.with_extension(format!(
+        "{}.tmp",
+        path.extension()
+            .map(|e| e.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    ));
+    let mut w = std::io::BufWriter::new(std::fs::File::create(&tmp).map_err(err)?);
+    f(&mut w).map_err(err)?;
+    std::io::Write::flush(&mut w).map_err(err)?;
+    drop(w);
+    std::fs::rename(&tmp, path).map_err(err)
 }
 
-/// Render every report of `run_dir` from its journal.
-pub fn write_reports(
-    run_dir: &Path,
-    _template: Option<&Path>,
-    _junit: Option<&Path>,
-) -> Result<Summary, ReportError> {
+/// Read and build the report of `run_dir` (nothing written). The journal
+/// is read twice, one line at a time: first for the instants every offset
+/// counts from (the first event, the `isolated` marker), then to build.
+pub fn load(run_dir: &Path) -> Result<Report, ReportError> {
     let jpath = run_dir.join(JOURNAL_FILE);
-    let read = read_journal(&jpath).map_err(|e| ReportError::Read {
+    let read_err = |e| ReportError::Read {
         path: jpath.display().to_string(),
         source: e,
-    })?;
-    if read.events.is_empty() {
+    };
+    let mut start = None;
+    let mut isolated = None;
+    // Markers are few: parse only the lines that can hold one.
+    scan_lines(&jpath, |line| {
+        let wanted =
+            start.is_none() || (isolated.is_none() && line.contains(r#""event":"marker""#));
+        if let Some(e) = wanted
+            .then(|| serde_json::from_str::<Event>(line).ok())
+            .flatten()
+        {
+            start.get_or_insert(e.ts);
+            if let EventKind::Marker { name, at, .. } = &e.kind
+                && name == model::REFERENCE_MARKER
+            {
+                isolated.get_or_insert(*at);
+            }
+        }
+    })
+    .map_err(read_err)?;
+    let Some(start) = start else {
         return Err(ReportError::Empty {
             path: jpath.display().to_string(),
         });
-    }
-    let s = summarize(&read.events);
-    let write = |name: &str, text: String| {
-        let p = run_dir.join(name);
-        std::fs::write(&p, text).map_err(|e| ReportError::Write {
-            path: p.display().to_string(),
-            source: e,
-        })
     };
-    write(
-        "report.json",
-        serde_json::to_string_pretty(&s).unwrap_or_default() + "\n",
-    )?;
-    let mut md = format!("# Drill `{}`: {}\n\n", s.drill, s.outcome.as_str());
-    if !s.still_applied.is_empty() {
-        md.push_str(&format!(
-            "**Still applied: {}**\n\n",
-            s.still_applied.join(", ")
-        ));
-    }
-    md.push_str("| metric | value | target | met |\n|---|---|---|---|\n");
-    for (k, v) in &s.metrics {
-        md.push_str(&format!(
-            "| {k} | {} | {} | {} |\n",
-            v["value"], v["target"], v["met"]
-        ));
-    }
-    write("report.md", md)?;
-    Ok(s)
+    let mut builder = model::Builder::new(start, isolated);
+    let read = for_each_event(&jpath, |e| builder.feed(&e)).map_err(read_err)?;
+    let mut report = builder.finish();
+    report.journal.torn_tail = read.torn_tail;
+    report.journal.unreadable_lines = read.unreadable_lines;
+    Ok(report)
 }
+
+/// Call `f` with every line of `path`.
+fn scan_lines(path: &Path, mut f: impl FnMut(&str)) -> std::io::Result<()> {
+    use std::io::BufRead;
+    let mut reader = std::io::BufReader::with_capacity(1 << 16, std::fs::File::open(path)?);
+    let mut buf = Vec::new();
+    while reader.read_until(b'\n', &mut buf)? > 0 {
+        f(&String::from_utf8_lossy(&buf));
+        buf.clear();
+    }
+    Ok(())
+}
+
+/// Every format of one run, rendered.
+pub struct Rendered {
+    pub report: Report,
+    pub json: String,
+    pub markdown: String,
+    pub junit: String,
+}
+
+/// A report ready to render: built, its charts drawn into `RUN_DIR/charts/`,
+/// compared with the previous run, with its Gantt chart.
+struct Prepared {
+    report: Report,
+    gantt: String,
+}
+
+fn prepare(run_dir: &Path, template: Option<(&str, &str)>) -> Result<Prepared, ReportError> {
+    let mut report = load(run_dir)?;
+    if let Some((name, source)) = template {
+        // A template that does not parse fails before anything is drawn.
+        let mut env = minijinja::Environment::new();
+        env.add_template(name, source)
+            .map_err(|e| markdown::template_error(name, &e))?;
+    }
+    let (charts, chart_warnings) = charts::write_charts(run_dir, &report);
+    report.charts = charts;
+    for w in chart_warnings {
+        report.warnings.push(model::WarningInfo {
+            at: report.run.finished_at.clone().unwrap_or_default(),
+            t: String::new(),
+            message: w,
+            step: None,
+        });
+    }
+    report.previous = history::previous_run(run_dir, &report);
+    let gantt = charts::mermaid_gantt(&report);
+    Ok(Prepared { report, gantt })
+}
+
+fn markdown_of(
+    p: &mut Prepared,
+    shown_dir: &str,
+    template: Option<(&str, &str)>,
+) -> Result<String, ReportError> {
+    let extras = markdown::Extras {
+        run_dir: shown_dir,
+        gantt: &p.gantt,
+    };
+    Ok(match template {
+        Some((name, source)) => markdown::render_with(&mut p.report, &extras, name, source)?,
+        None => markdown::render(&mut p.report, &extras)?,
+    })
+}
+
+/// Build the report of `run_dir`, draw its charts into `RUN_DIR/charts/`,
+/// and render every format. `shown_dir` is how the report names the run
+/// directory (in commands to copy); `template` is (name, source) of a
+/// Markdown template instead of the shipped one.
+pub fn render_run(
+    run_dir: &Path,
+    shown_dir: &str,
+    template: Option<(&str, &str)>,
+) -> Result<Rendered, ReportError> {
+    let mut p = prepare(run_dir, template)?;
+    let markdown = markdown_of(&mut p, shown_dir, template)?;
+    Ok(Rendered {
+        json: json::render(&p.report),
+        junit: junit::render(&p.report),
+        markdown,
+        report: p.report,
+    })
+}
+
+/// Render every report of `run_dir` from its journal: report.json,
+/// report.md, charts/*.svg, and `junit` when asked. Idempotent: the same
+/// journal gives the same files.
+pub fn write_reports(
+    run_dir: &Path,
+    template: Option<&Path>,
+    junit: Option<&Path>,
+) -> Result<Report, ReportError> {
+    let custom = match template {
+        Some(p) => Some((
+            p.display().to_string(),
+            std::fs::read_to_string(p).map_err(|e| ReportError::TemplateRead {
+                path: p.display().to_string(),
+                source: e,
+            })?,
+        )),
+        None => None,
+    };
+    let custom = custom.as_ref().map(|(n, s)| (n.as_str(), s.as_str()));
+    let mut p = prepare(run_dir, custom)?;
+    // Markdown first: a template error leaves every file as it was.
+    let md = markdown_of(&mut p, &run_dir.display().to_string(), custom)?;
+    write_file(&run_dir.join("report.md"), md.as_bytes())?;
+    drop(md);
+    write_file_with(&run_dir.join("report.json"), |w| json::write(w, &p.report))?;
+    if let Some(j) = junit {
+        write_file(j, junit::render(&p.report).as_bytes())?;
+    }
+    Ok(p.report)
+}
+
+#[cfg(test)]
+mod tests;

@@ -7,4 +7,5 @@ mod support;
 mod aws;
 mod data;
 mod engine;
+mod report;
 mod sim;

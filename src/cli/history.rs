@@ -1,0 +1,46 @@
+//! `gameday history [DIR]`: every run under DIR (default `./reports`) in a
+//! table, each compared with the previous run of the same drill and
+//! environment (see `report::history`).
+
+use crate::engine::exit;
+use crate::report::history::{self, Format};
+use std::path::PathBuf;
+
+#[derive(clap::Args)]
+pub struct HistoryArgs {
+    /// Directory holding run directories.
+    #[arg(value_name = "DIR", default_value = "reports")]
+    pub dir: PathBuf,
+    /// Only runs of this drill.
+    #[arg(long, value_name = "NAME")]
+    pub drill: Option<String>,
+    /// Output format.
+    #[arg(long, value_name = "FORMAT", default_value = "table", value_parser = ["table", "md", "json", "csv"])]
+    pub format: String,
+}
+
+pub fn history(a: HistoryArgs) -> i32 {
+    let format = Format::parse(&a.format).unwrap_or(Format::Table);
+    let (runs, warnings) = match history::scan(&a.dir) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!(
+                "gameday: cannot read {}: {e}\n  = hint: name the directory that holds the run directories (`gameday run --out DIR`; default ./reports)",
+                a.dir.display()
+            );
+            return exit::INVALID;
+        }
+    };
+    for w in &warnings {
+        eprintln!("gameday: {w}");
+    }
+    let rows = history::rows(&runs, a.drill.as_deref());
+    if rows.is_empty() {
+        match &a.drill {
+            Some(d) => eprintln!("gameday: no run of drill `{d}` under {}", a.dir.display()),
+            None => eprintln!("gameday: no run under {}", a.dir.display()),
+        }
+    }
+    print!("{}", history::render(&rows, format));
+    exit::PASSED
+}

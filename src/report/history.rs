@@ -1,0 +1,371 @@
+//! History: every run under a directory (default `./reports`), read from
+//! the journals, each compared with the previous run of the same drill in
+//! the same environment. Feeds `gameday history` (table, Markdown, JSON,
+//! CSV) and the "Compared with the previous run" section of report.md.
+//!
+//! Direction: a metric with a target `<`/`<=` is better lower, `>`/`>=`
+//! better higher, `==` better closer to the target; without a target, `ttd`, `ttr`, `conflicts`,
+//! `lost_writes` (and names containing `lag`) are better lower, others are
+//! only shown as changed.
+
+use super::model::{self, MetricChange, MetricInfo, PreviousRun, Report, display_value};
+use crate::journal::JOURNAL_FILE;
+use crate::journal::event::Outcome;
+use crate::playbook::expect::{Comparison, Op};
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+
+/// The metrics the history table shows, by name.
+pub const COLUMNS: [(&str, &str); 4] = [
+    ("ttd", "TTD"),
+    ("ttr", "TTR"),
+    ("conflicts", "conflicts"),
+    ("lost_writes", "lost writes"),
+];
+
+/// One run in the history.
+#[derive(Debug, Clone, Serialize)]
+pub struct Row {
+    pub run_id: String,
+    pub run_dir: String,
+    pub started_at: String,
+    pub drill: String,
+    pub environment: String,
+    pub outcome: Outcome,
+    /// The previous run of the same drill and environment, if any.
+    pub previous_run_id: Option<String>,
+    /// Every metric, compared with the previous run.
+    pub metrics: Vec<MetricChange>,
+}
+
+/// A run directory and its report.
+pub type Run = (PathBuf, Report);
+
+/// Runs found under `dir` (its subdirectories holding a journal), oldest
+/// first. Directories that are not runs are skipped; unreadable runs are
+/// returned as warnings.
+pub fn scan(dir: &Path) -> std::io::Result<(Vec<Run>, Vec<String>)> {
+    let mut runs = vec![];
+    let mut warnings = vec![];
+    for entry in std::fs::read_dir(dir)? {
+        let Ok(entry) = entry else { continue };
+        let path = entry.path();
+        if !path.join(JOURNAL_FILE).is_file() {
+            continue;
+        }
+        match super::load(&path) {
+            Ok(r) => runs.push((path, r)),
+            Err(e) => warnings.push(format!("skipped {}: {e}", path.display())),
+        }
+    }
+    runs.sort_by(|a, b| {
+        a.1.run
+            .started_at
+            .cmp(&b.1.run.started_at)
+            .then(a.0.cmp(&b.0))
+    });
+    Ok((runs, warnings))
+}
+
+/// How good a value is, as a number where lower is better, judged by the
+/// metric's target: `<`/`<=` lower is better, `>`/`>=` higher, `==`/`!=`
+/// the distance to the target value. None when there is no way to tell.
+fn badness(name: &str, m: Option<&MetricInfo>) -> Option<Box<dyn Fn(f64) -> f64>> {
+    if let Some(c) = m
+        .and_then(|m| m.target.as_deref())
+        .and_then(|t| Comparison::parse(t).ok())
+    {
+        let target = c.value;
+        return Some(match c.op {
+            Op::Lt | Op::Le => Box::new(|v| v),
+            Op::Gt | Op::Ge => Box::new(|v| -v),
+            Op::Eq => Box::new(move |v| (v - target).abs()),
+            Op::Ne => Box::new(move |v| -(v - target).abs()),
+        });
+    }
+    let n = name.to_ascii_lowercase();
+    (COLUMNS.iter().any(|(c, _)| *c == n) || n.contains("lag"))
+        .then(|| Box::new(|v| v) as Box<dyn Fn(f64) -> f64>)
+}
+
+fn signed(v: f64, unit: &str) -> String {
+    let text = display_value(v.abs(), unit);
+    if v > 0.0 {
+        format!("+{text}")
+    } else if v < 0.0 {
+        format!("−{text}")
+    } else {
+        text
+    }
+}
+
+/// Compare the metric `name` of two runs.
+pub fn compare_metric(
+    name: &str,
+    now: Option<&MetricInfo>,
+    before: Option<&MetricInfo>,
+) -> MetricChange {
+    let unit = now.or(before).map(|m| m.unit.clone()).unwrap_or_default();
+    let show = |m: Option<&MetricInfo>| match m {
+        Some(m) => m.display.clone(),
+        None => "—".into(),
+    };
+    let (a, b) = (now.and_then(|m| m.value), before.and_then(|m| m.value));
+    let delta = match (a, b) {
+        (Some(a), Some(b)) => signed(a - b, &unit),
+        _ => String::new(),
+    };
+    let (verdict, change) = match (a, b) {
+        (Some(a), Some(b)) => {
+            let d = a - b;
+            let eps = 1e-9 * a.abs().max(b.abs()).max(1.0);
+            if d.abs() <= eps {
+                ("same".to_string(), "same".to_string())
+            } else {
+                let v = match badness(name, now.or(before)) {
+                    Some(f) if f(a) < f(b) => "better",
+                    Some(f) if f(a) > f(b) => "worse",
+                    Some(_) => "as good",
+                    None => "changed",
+                };
+                (v.to_string(), format!("{} ({v})", signed(d, &unit)))
+            }
+        }
+        (Some(_), None) if before.is_some() => {
+            ("new".into(), "measured now, not measured before".into())
+        }
+        (Some(_), None) => ("new".into(), "new metric".into()),
+        (None, Some(_)) => ("gone".into(), "not measured this time (worse)".into()),
+        (None, None) => ("unknown".into(), "not measured in either run".into()),
+    };
+    MetricChange {
+        name: name.to_string(),
+        now: a,
+        before: b,
+        unit,
+        now_display: show(now),
+        before_display: show(before),
+        verdict,
+        change,
+        delta,
+    }
+}
+
+/// Every metric of `now` and `before`, compared.
+pub fn compare(now: &Report, before: Option<&Report>) -> Vec<MetricChange> {
+    let mut names: Vec<&String> = now.metrics.keys().collect();
+    if let Some(b) = before {
+        for k in b.metrics.keys() {
+            if !names.contains(&k) {
+                names.push(k);
+            }
+        }
+    }
+    names.sort();
+    names
+        .into_iter()
+        .map(|n| compare_metric(n, now.metrics.get(n), before.and_then(|b| b.metrics.get(n))))
+        .collect()
+}
+
+fn same_series(a: &Report, b: &Report) -> bool {
+    a.run.drill == b.run.drill && a.run.environment == b.run.environment
+}
+
+/// The previous run of the same drill and environment in `run_dir`'s parent.
+pub fn previous_run(run_dir: &Path, report: &Report) -> Option<PreviousRun> {
+    let parent = run_dir.parent()?;
+    let me = std::fs::canonicalize(run_dir).ok();
+    let mut best: Option<Report> = None;
+    for entry in std::fs::read_dir(parent).ok()?.flatten() {
+        let path = entry.path();
+        if std::fs::canonicalize(&path).ok() == me || !path.join(JOURNAL_FILE).is_file() {
+            continue;
+        }
+        let Ok(r) = super::load(&path) else { continue };
+        if !same_series(&r, report) || r.run.started_at >= report.run.started_at {
+            continue;
+        }
+        if best
+            .as_ref()
+            .is_none_or(|b| r.run.started_at > b.run.started_at)
+        {
+            best = Some(r);
+        }
+    }
+    let b = best?;
+    Some(PreviousRun {
+        run_id: b.run.run_id.clone(),
+        started_at: b.run.started_at.clone(),
+        outcome: b.outcome,
+        metrics: compare(report, Some(&b)),
+    })
+}
+
+/// History rows of the runs under `dir`, oldest first, optionally of one drill.
+pub fn rows(runs: &[Run], drill: Option<&str>) -> Vec<Row> {
+    let mut out = vec![];
+    for (i, (path, r)) in runs.iter().enumerate() {
+        if drill.is_some_and(|d| d != r.run.drill) {
+            continue;
+        }
+        let prev = runs[..i]
+            .iter()
+            .rev()
+            .map(|(_, p)| p)
+            .find(|p| same_series(p, r));
+        out.push(Row {
+            run_id: r.run.run_id.clone(),
+            run_dir: path.display().to_string(),
+            started_at: r.run.started_at.clone(),
+            drill: r.run.drill.clone(),
+            environment: r.run.environment.clone(),
+            outcome: r.outcome,
+            previous_run_id: prev.map(|p| p.run.run_id.clone()),
+            metrics: compare(r, prev),
+        });
+    }
+    out
+}
+
+/// How `gameday history` prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Table,
+    Markdown,
+    Json,
+    Csv,
+}
+
+impl Format {
+    pub fn parse(s: &str) -> Option<Format> {
+        Some(match s {
+            "table" => Format::Table,
+            "md" | "markdown" => Format::Markdown,
+            "json" => Format::Json,
+            "csv" => Format::Csv,
+            _ => return None,
+        })
+    }
+}
+
+fn cell(row: &Row, metric: &str, with_change: bool) -> String {
+    match row.metrics.iter().find(|m| m.name == metric) {
+        None => "—".into(),
+        Some(m) if with_change && row.previous_run_id.is_some() => match m.verdict.as_str() {
+            "better" | "worse" | "as good" | "changed" => {
+                format!("{} ({}, {})", m.now_display, m.delta, m.verdict)
+            }
+            "same" => format!("{} (same)", m.now_display),
+            "gone" => format!("{} (worse: measured last time)", m.now_display),
+            _ => m.now_display.clone(),
+        },
+        Some(m) => m.now_display.clone(),
+    }
+}
+
+fn date(s: &str) -> String {
+    // 2026-11-22T00:22:21.447Z → 2026-11-22 00:22
+    s.get(..16)
+        .map(|d| d.replace('T', " "))
+        .unwrap_or_else(|| s.to_string())
+}
+
+fn header() -> Vec<String> {
+    let mut h: Vec<String> = ["date (UTC)", "drill", "environment", "outcome"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    h.extend(COLUMNS.iter().map(|(_, t)| t.to_string()));
+    h
+}
+
+fn cells(r: &Row, with_change: bool) -> Vec<String> {
+    let mut c = vec![
+        date(&r.started_at),
+        r.drill.clone(),
+        r.environment.clone(),
+        r.outcome.as_str().to_string(),
+    ];
+    c.extend(COLUMNS.iter().map(|(n, _)| cell(r, n, with_change)));
+    c
+}
+
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+/// Render the rows.
+pub fn render(rows: &[Row], format: Format) -> String {
+    match format {
+        Format::Table => {
+            let mut t = comfy_table::Table::new();
+            t.load_style(comfy_table::presets::UTF8_FULL_CONDENSED);
+            t.set_header(header());
+            for r in rows {
+                t.add_row(cells(r, true));
+            }
+            format!("{t}\n")
+        }
+        Format::Markdown => {
+            let h = header();
+            let mut s = format!("| {} |\n|{}\n", h.join(" | "), "---|".repeat(h.len()));
+            for r in rows {
+                let c: Vec<String> = cells(r, true)
+                    .into_iter()
+                    .map(|c| c.replace('|', "\\|"))
+                    .collect();
+                s.push_str(&format!("| {} |\n", c.join(" | ")));
+            }
+            s
+        }
+        Format::Json => {
+            let mut s = serde_json::to_string_pretty(rows).unwrap_or_else(|_| "[]".into());
+            s.push('\n');
+            s
+        }
+        Format::Csv => {
+            let mut h: Vec<String> = vec![
+                "started_at".into(),
+                "run_id".into(),
+                "drill".into(),
+                "environment".into(),
+                "outcome".into(),
+            ];
+            for (n, _) in COLUMNS {
+                h.push(n.to_string());
+                h.push(format!("{n}_change"));
+            }
+            let mut s = h.join(",") + "\n";
+            for r in rows {
+                let mut c = vec![
+                    r.started_at.clone(),
+                    r.run_id.clone(),
+                    r.drill.clone(),
+                    r.environment.clone(),
+                    r.outcome.as_str().to_string(),
+                ];
+                for (n, _) in COLUMNS {
+                    let m = r.metrics.iter().find(|m| m.name == n);
+                    c.push(
+                        m.and_then(|m| m.now)
+                            .map(model::trim_num)
+                            .unwrap_or_default(),
+                    );
+                    c.push(
+                        m.filter(|_| r.previous_run_id.is_some())
+                            .map(|m| m.verdict.clone())
+                            .unwrap_or_default(),
+                    );
+                }
+                let c: Vec<String> = c.iter().map(|x| csv_field(x)).collect();
+                s.push_str(&(c.join(",") + "\n"));
+            }
+            s
+        }
+    }
+}

@@ -1,0 +1,410 @@
+//! Report tests on the fixed journals of `tests/fixtures/journals/` (made by
+//! `cargo run --example synth_journal -- fixtures tests/fixtures/journals`):
+//! snapshots of report.md, report.json and JUnit; every report.json
+//! validates against the schema; the SVG charts hold their series and
+//! markers; rendering is idempotent; history compares runs.
+
+use super::*;
+use crate::journal::event::Outcome;
+use std::path::PathBuf;
+
+const FIXTURES: [&str; 5] = ["passed", "failed", "aborted", "interrupted", "crashed"];
+
+fn fixture_dir(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/journals")
+        .join(name)
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let dest = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &dest);
+        } else {
+            std::fs::copy(e.path(), dest).unwrap();
+        }
+    }
+}
+
+/// Copy fixtures into one temporary parent (so `failed` finds `passed` as
+/// its previous run) and render `name`.
+fn render_fixture(name: &str, siblings: &[&str]) -> (tempfile::TempDir, Rendered) {
+    let tmp = tempfile::tempdir().unwrap();
+    for s in siblings.iter().chain(std::iter::once(&name)) {
+        copy_dir(&fixture_dir(s), &tmp.path().join(s));
+    }
+    let r = render_run(&tmp.path().join(name), &format!("reports/{name}"), None).unwrap();
+    (tmp, r)
+}
+
+fn siblings_of(name: &str) -> Vec<&'static str> {
+    if name == "failed" {
+        vec!["passed"]
+    } else {
+        vec![]
+    }
+}
+
+#[test]
+fn snapshots_of_every_format() {
+    for name in FIXTURES {
+        let (_tmp, r) = render_fixture(name, &siblings_of(name));
+        insta::assert_snapshot!(format!("{name}.md"), r.markdown);
+        insta::assert_snapshot!(format!("{name}.json"), r.json);
+        insta::assert_snapshot!(format!("{name}.junit.xml"), r.junit);
+    }
+}
+
+#[test]
+fn outcomes_are_read_from_the_journal() {
+    let expect = [
+        ("passed", Outcome::Passed),
+        ("failed", Outcome::Failed),
+        ("aborted", Outcome::Aborted),
+        ("interrupted", Outcome::Interrupted),
+        ("crashed", Outcome::Incomplete),
+    ];
+    for (name, outcome) in expect {
+        let (_tmp, r) = render_fixture(name, &[]);
+        assert_eq!(r.report.outcome, outcome, "{name}");
+    }
+}
+
+#[test]
+fn every_report_validates_against_the_schema() {
+    let schema: serde_json::Value = serde_json::from_str(json::SCHEMA).unwrap();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    for name in FIXTURES {
+        let (_tmp, r) = render_fixture(name, &siblings_of(name));
+        let instance: serde_json::Value = serde_json::from_str(&r.json).unwrap();
+        let errors: Vec<String> = validator
+            .iter_errors(&instance)
+            .map(|e| format!("{} at {}", e, e.instance_path()))
+            .collect();
+        assert!(errors.is_empty(), "{name}: {errors:#?}");
+    }
+    // The schema is not vacuous: a report with a wrong outcome fails it.
+    let (_tmp, r) = render_fixture("passed", &[]);
+    let mut bad: serde_json::Value = serde_json::from_str(&r.json).unwrap();
+    bad["outcome"] = "fine".into();
+    assert!(!validator.is_valid(&bad));
+    bad["outcome"] = "passed".into();
+    bad["metrics"]["ttr"]["met"] = "yes".into();
+    assert!(!validator.is_valid(&bad));
+}
+
+#[test]
+fn a_crashed_run_is_incomplete_with_what_is_still_applied_at_the_top() {
+    let (_tmp, r) = render_fixture("crashed", &[]);
+    assert!(r.report.journal.torn_tail);
+    let still: Vec<&str> = r
+        .report
+        .restoration
+        .still_applied
+        .iter()
+        .map(|c| c.step.as_str())
+        .collect();
+    assert_eq!(
+        still,
+        ["disable eu-west-1 routing", "drain eu-west-1 accelerator"]
+    );
+    let top: Vec<&str> = r.markdown.lines().take(8).collect();
+    assert!(
+        top.iter()
+            .any(|l| l.starts_with("> **STILL APPLIED: 2 changes are still in effect")),
+        "{top:#?}"
+    );
+    assert!(
+        top.iter()
+            .any(|l| l.contains("**`drain eu-west-1 accelerator`**"))
+    );
+    assert!(r.report.outcome_line.starts_with("Incomplete:"));
+    assert!(
+        r.junit
+            .contains("<error message=\"the run stopped without finishing")
+    );
+    // Metrics were never evaluated: what the markers allow is computed, the
+    // rest is "not measured", without a verdict and without advice.
+    assert_eq!(r.report.metrics["ttr"].value, None);
+    assert_eq!(r.report.metrics["ttr"].met, None);
+    assert_eq!(r.report.metrics["ttr"].verdict, "not measured");
+    assert!(!r.report.next_steps.iter().any(|a| a.about == "ttr"));
+}
+
+#[test]
+fn gameday_restore_afterwards_clears_what_is_still_applied() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("crashed");
+    copy_dir(&fixture_dir("crashed"), &dir);
+    // What `gameday restore` appends after undoing both changes (the torn
+    // line is completed first, as the reader skips only a final torn line).
+    let mut text = std::fs::read_to_string(dir.join("journal.jsonl")).unwrap();
+    text.truncate(text.rfind('\n').unwrap() + 1);
+    for line in [
+        r#"{"ts":"2026-11-22T09:00:00.000Z","elapsed":3600.0,"event":"restore_started","operator":"alice@bastion","pid":7}"#,
+        r#"{"ts":"2026-11-22T09:00:01.000Z","elapsed":3601.0,"event":"undo_started","id":"002-drain-eu-west-1-accelerator","reason":"gameday restore"}"#,
+        r#"{"ts":"2026-11-22T09:00:02.000Z","elapsed":3602.0,"event":"undone","id":"002-drain-eu-west-1-accelerator"}"#,
+        r#"{"ts":"2026-11-22T09:00:03.000Z","elapsed":3603.0,"event":"undo_started","id":"001-disable-eu-west-1-routing","reason":"gameday restore"}"#,
+        r#"{"ts":"2026-11-22T09:00:04.000Z","elapsed":3604.0,"event":"undone","id":"001-disable-eu-west-1-routing"}"#,
+        r#"{"ts":"2026-11-22T09:00:05.000Z","elapsed":3605.0,"event":"restore_finished","still_applied":[]}"#,
+    ] {
+        text.push_str(line);
+        text.push('\n');
+    }
+    std::fs::write(dir.join("journal.jsonl"), text).unwrap();
+    let r = write_reports(&dir, None, None).unwrap();
+    assert_eq!(r.outcome, Outcome::Incomplete);
+    assert!(r.restoration.still_applied.is_empty());
+    assert_eq!(r.restoration.status, "restored");
+    assert!(
+        r.outcome_line
+            .contains("`gameday restore` has since undone everything"),
+        "{}",
+        r.outcome_line
+    );
+    let md = std::fs::read_to_string(dir.join("report.md")).unwrap();
+    assert!(!md.contains("STILL APPLIED"));
+}
+
+#[test]
+fn write_reports_is_idempotent() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("failed");
+    copy_dir(&fixture_dir("failed"), &dir);
+    let junit = tmp.path().join("junit.xml");
+    let read_all = || {
+        let mut files = vec![];
+        for f in ["report.md", "report.json", "charts/traffic.svg"] {
+            files.push(std::fs::read(dir.join(f)).unwrap());
+        }
+        files.push(std::fs::read(&junit).unwrap());
+        files
+    };
+    write_reports(&dir, None, Some(&junit)).unwrap();
+    let first = read_all();
+    write_reports(&dir, None, Some(&junit)).unwrap();
+    assert_eq!(first, read_all());
+    // No temporary files are left behind.
+    let leftovers: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
+        .collect();
+    assert!(leftovers.is_empty());
+}
+
+#[test]
+fn a_bad_team_template_names_its_file_and_line_and_writes_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("passed");
+    copy_dir(&fixture_dir("passed"), &dir);
+    let t = tmp.path().join("team.md.j2");
+    std::fs::write(&t, "# {{ run.drill }}\n\n{% for m in metrics %}\n").unwrap();
+    let e = write_reports(&dir, Some(&t), None).unwrap_err().to_string();
+    assert!(e.contains(&format!("{}:3", t.display())), "{e}");
+    assert!(!dir.join("report.md").exists());
+    std::fs::write(
+        &t,
+        "# {{ run.drill }}: {{ outcome }}\n{% for n, m in metrics | items %}- {{ n }} {{ m.display }}\n{% endfor %}",
+    )
+    .unwrap();
+    write_reports(&dir, Some(&t), None).unwrap();
+    let md = std::fs::read_to_string(dir.join("report.md")).unwrap();
+    assert!(md.starts_with("# eu-west-1-failover: passed\n"), "{md}");
+    assert!(md.contains("- ttr 52.0 s\n"), "{md}");
+}
+
+/// The SVG charts: every series is a polyline in its colour with its
+/// legend, and every marker in range is a dashed vertical line with its name.
+#[test]
+fn charts_hold_their_series_and_markers() {
+    let (tmp, r) = render_fixture("passed", &[]);
+    let names: Vec<&str> = r.report.charts.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(
+        names,
+        ["traffic", "error_ratio", "replication_lag", "conflicts"]
+    );
+    let svg = std::fs::read_to_string(tmp.path().join("passed/charts/traffic.svg")).unwrap();
+    let doc = roxmltree::Document::parse(&svg).unwrap();
+    let texts: Vec<(String, f64)> = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("text"))
+        .map(|n| {
+            (
+                n.text().unwrap_or("").trim().to_string(),
+                n.attribute("x")
+                    .and_then(|x| x.parse().ok())
+                    .unwrap_or(-1.0),
+            )
+        })
+        .collect();
+    let polylines: Vec<(String, Vec<(f64, f64)>)> = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("polyline"))
+        .map(|n| {
+            let pts = n
+                .attribute("points")
+                .unwrap_or("")
+                .split_whitespace()
+                .filter_map(|p| {
+                    let (x, y) = p.split_once(',')?;
+                    Some((x.parse().ok()?, y.parse().ok()?))
+                })
+                .collect();
+            (n.attribute("stroke").unwrap_or("").to_uppercase(), pts)
+        })
+        .collect();
+    for (i, region) in ["eu-west-1", "eu-central-1", "us-east-1"]
+        .iter()
+        .enumerate()
+    {
+        assert!(texts.iter().any(|(t, _)| t == region), "legend {region}");
+        let colour = ["#1F77B4", "#FF7F0E", "#2CA02C"][i];
+        assert!(
+            polylines
+                .iter()
+                .any(|(stroke, pts)| stroke == colour && pts.len() > 20),
+            "series {region} ({colour}) is not drawn"
+        );
+    }
+    for marker in ["isolated", "detected", "rerouted", "restored", "caught_up"] {
+        let x = texts
+            .iter()
+            .find(|(t, _)| t == marker)
+            .map(|(_, x)| *x)
+            .unwrap_or_else(|| panic!("no label for marker {marker}"));
+        let segments = polylines
+            .iter()
+            .filter(|(stroke, pts)| {
+                stroke == "#5A5A5A"
+                    && pts.len() == 2
+                    && pts.iter().all(|(px, _)| (px - x).abs() <= 2.0)
+                    && pts[0].1 != pts[1].1
+            })
+            .count();
+        assert!(segments >= 5, "marker {marker}: {segments} dashes at x={x}");
+    }
+    assert!(
+        r.markdown
+            .contains("![Requests per second by region](charts/traffic.svg)")
+    );
+}
+
+#[test]
+fn the_gantt_chart_lists_every_phase_that_ran() {
+    let (_tmp, r) = render_fixture("aborted", &[]);
+    let g = charts::mermaid_gantt(&r.report);
+    assert!(g.starts_with("gantt\n"));
+    assert!(g.contains("observe (cancelled) :crit,"), "{g}");
+    assert!(
+        !g.contains("validate"),
+        "a phase that never ran has no bar: {g}"
+    );
+    assert!(g.contains("isolated :milestone,"));
+}
+
+#[test]
+fn a_series_file_that_does_not_parse_is_a_warning() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("passed");
+    copy_dir(&fixture_dir("passed"), &dir);
+    std::fs::write(dir.join("series/bogus.json"), "{\"result\": 3}").unwrap();
+    let r = write_reports(&dir, None, None).unwrap();
+    assert_eq!(r.charts.len(), 4);
+    assert!(
+        r.warnings
+            .iter()
+            .any(|w| w.message.contains("bogus.json is not a series file")),
+        "{:?}",
+        r.warnings
+    );
+}
+
+#[test]
+fn raw_prometheus_responses_are_series_files_too() {
+    let c = charts::parse_series(
+        "lag",
+        r#"{"status":"success","query":"q","step":"15s","data":{"resultType":"matrix","result":[
+            {"metric":{"__name__":"x","region":"eu"},"values":[[2,"1"],[1,"NaN"],[3,"+Inf"],[0,"0.5"]]}]}}"#,
+    )
+    .unwrap();
+    assert_eq!(
+        c.lines,
+        vec![("eu".to_string(), vec![(0.0, 0.5), (2.0, 1.0)])]
+    );
+}
+
+#[test]
+fn history_compares_each_run_with_the_previous_one_of_its_drill() {
+    let tmp = tempfile::tempdir().unwrap();
+    for f in FIXTURES {
+        copy_dir(&fixture_dir(f), &tmp.path().join(f));
+    }
+    std::fs::create_dir(tmp.path().join("not-a-run")).unwrap();
+    let (runs, warnings) = history::scan(tmp.path()).unwrap();
+    assert!(warnings.is_empty(), "{warnings:?}");
+    let rows = history::rows(&runs, None);
+    let ids: Vec<&str> = rows.iter().map(|r| r.run_id.as_str()).collect();
+    assert_eq!(
+        ids,
+        [
+            "20260820T100000Z-eu-west-1-failover",
+            "20261120T100000Z-eu-west-1-failover",
+            "20261121T090000Z-eu-west-1-failover",
+            "20261121T140000Z-eu-west-1-failover",
+            "20261122T080000Z-eu-west-1-failover",
+        ]
+    );
+    let failed = &rows[1];
+    assert_eq!(
+        failed.previous_run_id.as_deref(),
+        Some("20260820T100000Z-eu-west-1-failover")
+    );
+    let ttr = failed.metrics.iter().find(|m| m.name == "ttr").unwrap();
+    assert_eq!(
+        (ttr.verdict.as_str(), ttr.change.as_str()),
+        ("worse", "+6 min 20 s (worse)")
+    );
+    // The aborted run is in production: no previous run there.
+    assert_eq!(rows[2].previous_run_id, None);
+    insta::assert_snapshot!(
+        "history.md",
+        history::render(&rows, history::Format::Markdown)
+    );
+    insta::assert_snapshot!("history.csv", history::render(&rows, history::Format::Csv));
+    let json: serde_json::Value =
+        serde_json::from_str(&history::render(&rows, history::Format::Json)).unwrap();
+    assert_eq!(json.as_array().map(Vec::len), Some(5));
+    let only: Vec<_> = history::rows(&runs, Some("no-such-drill"));
+    assert!(only.is_empty());
+}
+
+#[test]
+fn conflict_rates_above_a_tenth_of_a_percent_of_writes_are_flagged() {
+    let (_tmp, r) = render_fixture("failed", &[]);
+    let a = r
+        .report
+        .next_steps
+        .iter()
+        .find(|a| a.about == "conflicts")
+        .unwrap();
+    assert!(a.finding.contains("0.258% of writes"), "{}", a.finding);
+    let ttr = r
+        .report
+        .next_steps
+        .iter()
+        .find(|a| a.about == "ttr")
+        .unwrap();
+    assert!(ttr.finding.contains("more than 5 minutes"));
+    assert!(ttr.guidance.contains("routing automation"));
+    let ttd = r
+        .report
+        .next_steps
+        .iter()
+        .find(|a| a.about == "ttd")
+        .unwrap();
+    assert!(ttd.finding.starts_with("the alert never fired"));
+}

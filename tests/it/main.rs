@@ -6,4 +6,5 @@ mod support;
 
 mod data;
 mod engine;
+mod prom;
 mod sim;

@@ -548,3 +548,211 @@ async fn a_query_that_errors_and_one_that_returns_nothing() {
     );
     assert_eq!(finished("any region serving")["status"], "passed");
 }
+
+fn openssl(dir: &Path, args: &[&str]) {
+    let o = Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("run openssl");
+    assert!(
+        o.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+/// A CA, a server certificate for 127.0.0.1 and a client certificate.
+fn make_certs(dir: &Path) {
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+    ];
+    let mut ca = vec!["req", "-x509"];
+    ca.extend(ec);
+    ca.extend([
+        "-keyout",
+        "ca-key.pem",
+        "-out",
+        "ca.pem",
+        "-days",
+        "1",
+        "-subj",
+        "/CN=gameday test CA",
+    ]);
+    openssl(dir, &ca);
+    std::fs::write(
+        dir.join("server.ext"),
+        "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n",
+    )
+    .expect("ext");
+    std::fs::write(dir.join("client.ext"), "extendedKeyUsage=clientAuth\n").expect("ext");
+    for who in ["server", "client"] {
+        let key = format!("{who}-key.pem");
+        let csr = format!("{who}.csr");
+        let pem = format!("{who}.pem");
+        let ext = format!("{who}.ext");
+        let subj = format!("/CN=gameday test {who}");
+        let mut req = vec!["req"];
+        req.extend(ec);
+        req.extend([
+            "-keyout",
+            key.as_str(),
+            "-out",
+            csr.as_str(),
+            "-subj",
+            subj.as_str(),
+        ]);
+        openssl(dir, &req);
+        openssl(
+            dir,
+            &[
+                "x509",
+                "-req",
+                "-in",
+                &csr,
+                "-CA",
+                "ca.pem",
+                "-CAkey",
+                "ca-key.pem",
+                "-CAcreateserial",
+                "-out",
+                &pem,
+                "-days",
+                "1",
+                "-extfile",
+                &ext,
+            ],
+        );
+    }
+}
+
+/// bcrypt of `gameday-test` (cost 4), for Prometheus's web config.
+const PASSWORD_HASH: &str = "$2b$04$IcQKDabwZauc8rJxKGYExu4u6dmyYfONbdyQjmXXAC/kcQenolrZq";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_client_certificate_and_basic_auth_against_real_prometheus() {
+    let certs = tempfile::tempdir().expect("tempdir");
+    let c = certs.path();
+    make_certs(c);
+    let web = c.join("web.yml");
+    std::fs::write(
+        &web,
+        format!(
+            "tls_server_config:\n  cert_file: {d}/server.pem\n  key_file: {d}/server-key.pem\n  client_auth_type: RequireAndVerifyClientCert\n  client_ca_file: {d}/ca.pem\nbasic_auth_users:\n  gameday: {PASSWORD_HASH}\n",
+            d = c.display()
+        ),
+    )
+    .expect("web config");
+    let web_arg = format!("--web.config.file={}", web.display());
+    let mut prom = Proc::spawn(
+        "prometheus (TLS)",
+        "prometheus",
+        &[
+            "--config.file=/dev/null",
+            "--storage.tsdb.path={dir}/data",
+            "--web.listen-address=127.0.0.1:{port}",
+            "--log.level=warn",
+            &web_arg,
+        ],
+    );
+    let url = format!("https://127.0.0.1:{}", prom.port);
+    let read = |f: &str| std::fs::read(c.join(f)).expect("cert file");
+    let mut id = read("client.pem");
+    id.extend(read("client-key.pem"));
+    let probe = reqwest::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(&read("ca.pem")).expect("ca"))
+        .identity(reqwest::Identity::from_pem(&id).expect("identity"))
+        .build()
+        .expect("client");
+    wait_for("Prometheus over TLS", Duration::from_secs(60), || {
+        prom.assert_running();
+        let req = probe
+            .get(format!("{url}/-/ready"))
+            .basic_auth("gameday", Some("gameday-test"));
+        async move {
+            req.send()
+                .await
+                .ok()
+                .filter(|r| r.status().is_success())
+                .map(|_| ())
+        }
+    })
+    .await;
+
+    let out = tempfile::tempdir().expect("tempdir");
+    let pb = out.path().join("tls.yaml");
+    let playbook = |password_env: &str, with_cert: bool| {
+        format!(
+            "name: tls-check\nunattended: true\nprometheus:\n  url: {url}\n  ca_file: {d}/ca.pem\n{cert}  basic_auth: {{ username: gameday, password: {{ env: {password_env} }} }}\n  headers: {{ X-Scope-OrgID: gameday-test }}\n  scrape_interval: 1s\n  evaluation_interval: 1s\nphases:\n  - kind: precheck\n    steps:\n      - {{ name: one, kind: prometheus, expr: vector(1), expect: \"== 1\" }}\n",
+            d = c.display(),
+            cert = if with_cert {
+                format!(
+                    "  client_cert: {{ cert_file: {d}/client.pem, key_file: {d}/client-key.pem }}\n",
+                    d = c.display()
+                )
+            } else {
+                String::new()
+            }
+        )
+    };
+    let run = |text: String| {
+        std::fs::write(&pb, text).expect("playbook");
+        let args: Vec<String> = vec![
+            "run".into(),
+            pb.display().to_string(),
+            "--out".into(),
+            out.path().display().to_string(),
+            "--yes".into(),
+            "--non-interactive".into(),
+        ];
+        let mut cmd = gameday(&args, out.path());
+        cmd.env("PROM_TEST_PASSWORD", "gameday-test")
+            .env("PROM_WRONG_PASSWORD", "nope");
+        cmd.output().expect("run")
+    };
+    // Prometheus is another process: blocking this thread is fine.
+    let ok = run(playbook("PROM_TEST_PASSWORD", true));
+    assert_eq!(
+        ok.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&ok.stdout)
+    );
+    let j = journal(&run_dir_of(&ok));
+    assert_eq!(events(&j, "clock_offset").len(), 1);
+
+    // Prometheus is another process: blocking this thread is fine.
+    let wrong = run(playbook("PROM_WRONG_PASSWORD", true));
+    assert_eq!(wrong.status.code(), Some(3));
+    let j = journal(&run_dir_of(&wrong));
+    let err = events(&j, "step_finished")[0]["error"]
+        .as_str()
+        .unwrap_or("")
+        .to_string();
+    assert!(
+        err.contains("HTTP 401") && err.contains("basic_auth"),
+        "{err}"
+    );
+    assert_eq!(
+        events(&j, "step_finished")[0]["attempts"],
+        1,
+        "a 401 is not retried"
+    );
+
+    // Prometheus is another process: blocking this thread is fine.
+    let no_cert = run(playbook("PROM_TEST_PASSWORD", false));
+    assert_eq!(no_cert.status.code(), Some(3));
+    let j = journal(&run_dir_of(&no_cert));
+    let err = events(&j, "step_finished")[0]["error"]
+        .as_str()
+        .unwrap_or("")
+        .to_string();
+    assert!(
+        err.contains(&format!("cannot reach Prometheus at {url}")),
+        "{err}"
+    );
+}

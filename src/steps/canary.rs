@@ -349,9 +349,14 @@ async fn write_http(
         req = req.header(k, fill(v, vals));
     }
     if let Some(b) = &w.body {
-        req = req
-            .header("content-type", "application/json")
-            .body(fill(b, vals));
+        if !w
+            .headers
+            .keys()
+            .any(|k| k.eq_ignore_ascii_case("content-type"))
+        {
+            req = req.header("content-type", "application/json");
+        }
+        req = req.body(fill(b, vals));
     }
     let resp = match req.send().await {
         Ok(r) => r,

@@ -129,6 +129,15 @@ fn reduce(points: &[(DateTime<Utc>, f64)], how: Reduce) -> Option<f64> {
     }
 }
 
+fn reduce_text(r: Reduce) -> &'static str {
+    match r {
+        Reduce::Last => "last",
+        Reduce::Max => "max",
+        Reduce::Min => "min",
+        Reduce::Avg => "avg",
+    }
+}
+
 /// The first datapoint of the trailing run that satisfies `holds`.
 fn run_start(
     points: &[(DateTime<Utc>, f64)],
@@ -150,18 +159,14 @@ impl Step for CloudWatchMetricSpec {
     fn plan(&self, ctx: &PlanCtx) -> Vec<PlannedCall> {
         vec![PlannedCall {
             call: format!(
-                "{GET_METRIC_DATA} {} over the last {} by {} {} ({:?} {})",
+                "{GET_METRIC_DATA} {} over the last {} by {} {} ({} {})",
                 self.what(),
                 self.window,
                 self.period,
                 plan_at(ctx, &self.region, &self.profile),
-                self.reduce,
+                reduce_text(self.reduce),
                 self.expect
-            )
-            .replace("Last", "last")
-            .replace("Max", "max")
-            .replace("Min", "min")
-            .replace("Avg", "avg"),
+            ),
             undo: None,
         }]
     }
@@ -177,7 +182,7 @@ impl Step for CloudWatchMetricSpec {
             "period_seconds": self.period.secs(),
             "datapoints": points.iter().rev().take(60).rev().map(|(at, v)| json!([at, v])).collect::<Vec<_>>(),
         });
-        let Some(value) = reduce(&points, self.reduce) else {
+        let Some(value) = reduce(&points, self.reduce).or(self.missing_as) else {
             return Ok(Outcome::fail(format!(
                 "{}: no datapoints in the last {}",
                 self.what(),
@@ -199,8 +204,13 @@ impl Step for CloudWatchMetricSpec {
             ok,
             value: Some(value),
             summary: format!(
-                "{} = {value}{}",
+                "{} = {value}{}{}",
                 self.what(),
+                if points.is_empty() {
+                    " (no datapoints)"
+                } else {
+                    ""
+                },
                 if ok {
                     format!(" ({})", self.expect)
                 } else {

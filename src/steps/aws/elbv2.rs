@@ -307,7 +307,7 @@ impl Elbv2ForwardWeightsSpec {
     fn change_text(&self) -> String {
         self.weights
             .iter()
-            .map(|(arn, w)| format!("{} → {w}", short(arn)))
+            .map(|w| format!("{} → {}", short(&w.target_group_arn), w.weight))
             .collect::<Vec<_>>()
             .join(", ")
     }
@@ -328,9 +328,10 @@ impl Elbv2ForwardWeightsSpec {
                 .map(|arn| (arn.clone(), Some(1)))
                 .collect()
         });
-        for (arn, w) in &self.weights {
+        for tw in &self.weights {
+            let arn = &tw.target_group_arn;
             match groups.iter_mut().find(|(g, _)| g == arn) {
-                Some(slot) => slot.1 = Some(*w),
+                Some(slot) => slot.1 = Some(tw.weight),
                 None => {
                     return Err(StepError::fatal(format!(
                         "{} does not forward to {arn}; it forwards to: {}",

@@ -151,8 +151,8 @@ impl GaTrafficDialSpec {
         if let Some(d) = self.traffic_dial {
             parts.push(format!("traffic dial → {d}%"));
         }
-        for (id, w) in &self.weights {
-            parts.push(format!("{id} weight → {w}"));
+        for w in &self.weights {
+            parts.push(format!("{} weight → {}", w.endpoint_id, w.weight));
         }
         parts.join(", ")
     }
@@ -201,7 +201,8 @@ impl Step for GaTrafficDialSpec {
         let endpoints = endpoints_of(&g);
         let unknown: Vec<&String> = self
             .weights
-            .keys()
+            .iter()
+            .map(|w| &w.endpoint_id)
             .filter(|id| !endpoints.iter().any(|e| &e.id == *id))
             .collect();
         if !unknown.is_empty() {
@@ -254,8 +255,8 @@ impl Step for GaTrafficDialSpec {
         let endpoints: Vec<GaEndpoint> = endpoints_of(&g)
             .into_iter()
             .map(|mut e| {
-                if let Some(w) = self.weights.get(&e.id) {
-                    e.weight = Some(*w);
+                if let Some(w) = self.weights.iter().find(|w| w.endpoint_id == e.id) {
+                    e.weight = Some(w.weight);
                 }
                 e
             })
@@ -308,7 +309,8 @@ impl Step for GaEndpointGroupSpec {
                 dial.map_or("unset".into(), |d| format!("{d}%"))
             ));
         }
-        for (id, c) in &self.expect.weights {
+        for we in &self.expect.weights {
+            let (id, c) = (&we.endpoint_id, &we.weight);
             let w = g
                 .endpoint_descriptions()
                 .iter()

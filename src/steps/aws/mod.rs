@@ -474,6 +474,77 @@ pub fn plan_where(conn: &AwsConn, service: Service) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::playbook::spec::aws::arc::{ClusterEndpoint, ControlState};
+
+    /// `gameday restore` reads undos back from the journal: every kind must round-trip.
+    #[test]
+    fn every_undo_round_trips_through_json() {
+        let conn = AwsConn {
+            region: Some("eu-west-1".into()),
+            profile: Some("drills".into()),
+            ..Default::default()
+        };
+        let ops = vec![
+            AwsUndoOp::ArcRoutingControls(arc::ArcUndo {
+                endpoints: vec![ClusterEndpoint {
+                    url: "https://a".into(),
+                    region: "us-east-1".into(),
+                }],
+                states: vec![("arn:rc".into(), ControlState::On)],
+                safety_rules_to_override: vec![],
+            }),
+            AwsUndoOp::GaEndpointGroup(ga::GaUndo {
+                endpoint_group_arn: "arn:eg".into(),
+                traffic_dial: Some(100.0),
+                endpoints: vec![ga::GaEndpoint {
+                    id: "e".into(),
+                    weight: Some(128),
+                    client_ip_preservation: Some(false),
+                }],
+            }),
+            AwsUndoOp::Route53HealthCheck(route53::HealthCheckUndo {
+                health_check_id: "hc".into(),
+                inverted: Some(false),
+                disabled: None,
+            }),
+            AwsUndoOp::Route53Records(route53::RecordsUndo {
+                hosted_zone_id: "Z".into(),
+                records: vec![],
+            }),
+            AwsUndoOp::Elbv2Actions(elbv2::ActionsUndo {
+                of: elbv2::ActionsOf::Rule("arn:rule".into()),
+                actions: vec![],
+            }),
+            AwsUndoOp::Elbv2Targets(elbv2::TargetsUndo {
+                target_group_arn: "arn:tg".into(),
+                targets: vec![],
+            }),
+            AwsUndoOp::FisStop(fis::FisUndo {
+                template_id: "T".into(),
+                token: "gameday-x".into(),
+            }),
+            AwsUndoOp::RdsFailBack(rds::FailBackUndo {
+                cluster: "c".into(),
+                writer_instance: "c-1".into(),
+            }),
+            AwsUndoOp::RdsSwitchBack(rds::SwitchBackUndo {
+                global_cluster: "g".into(),
+                writer_cluster_arn: "arn:c".into(),
+            }),
+        ];
+        for op in ops {
+            let undo = crate::steps::Undo {
+                description: "d".into(),
+                action: crate::steps::UndoAction::Aws(Box::new(AwsUndo {
+                    conn: conn.clone(),
+                    op,
+                })),
+            };
+            let text = serde_json::to_value(&undo).unwrap();
+            let back: crate::steps::Undo = serde_json::from_value(text.clone()).unwrap();
+            assert_eq!(back, undo, "{text}");
+        }
+    }
 
     #[test]
     fn access_denied_names_the_action() {

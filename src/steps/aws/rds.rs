@@ -422,9 +422,19 @@ impl Step for RdsGlobalFailoverSpec {
 impl Step for RdsClusterStatusSpec {
     fn plan(&self, ctx: &PlanCtx) -> Vec<PlannedCall> {
         let at = plan_at(ctx, &self.region, &self.profile);
+        let writer = self
+            .writer
+            .as_ref()
+            .map_or(String::new(), |w| format!(", writer {w}"));
         let call = match (&self.cluster, &self.global_cluster) {
-            (Some(c), _) => format!("{DESCRIBE_CLUSTERS} {c} {at} (expect {})", self.status),
-            (None, Some(g)) => format!("{DESCRIBE_GLOBAL} {g} {at} (expect {})", self.status),
+            (Some(c), _) => format!(
+                "{DESCRIBE_CLUSTERS} {c} {at} (expect {}{writer})",
+                self.status
+            ),
+            (None, Some(g)) => format!(
+                "{DESCRIBE_GLOBAL} {g} {at} (expect {}{writer})",
+                self.status
+            ),
             _ => String::new(),
         };
         vec![PlannedCall { call, undo: None }]

@@ -211,10 +211,10 @@ impl Step for Route53HealthCheckStatusSpec {
     fn plan(&self, ctx: &PlanCtx) -> Vec<PlannedCall> {
         vec![PlannedCall {
             call: format!(
-                "{HC_STATUS} {}{} (expect {:?})",
+                "{HC_STATUS} {}{} (expect {})",
                 self.health_check_id,
                 plan_at(ctx, &self.profile),
-                self.expect
+                health_text(self.expect)
             ),
             undo: None,
         }]
@@ -278,6 +278,13 @@ impl Step for Route53HealthCheckStatusSpec {
             }),
             refined: None,
         })
+    }
+}
+
+fn health_text(h: Health) -> &'static str {
+    match h {
+        Health::Healthy => "healthy",
+        Health::Unhealthy => "unhealthy",
     }
 }
 
@@ -540,7 +547,7 @@ impl Route53WeightsSpec {
     fn change_text(&self) -> String {
         self.weights
             .iter()
-            .map(|(id, w)| format!("{id} → {w}"))
+            .map(|w| format!("{} → {}", w.set_identifier, w.weight))
             .collect::<Vec<_>>()
             .join(", ")
     }
@@ -555,7 +562,7 @@ impl Route53WeightsSpec {
         )
         .await?;
         let mut out = vec![];
-        for id in self.weights.keys() {
+        for id in self.weights.iter().map(|w| &w.set_identifier) {
             let Some(r) = all.iter().find(|r| r.set_identifier() == Some(id.as_str())) else {
                 let have: Vec<&str> = all.iter().filter_map(|r| r.set_identifier()).collect();
                 return Err(StepError::fatal(format!(
@@ -634,12 +641,12 @@ impl Step for Route53WeightsSpec {
         let t = target(ctx, &self.profile).await?;
         let mut records = self.current(&t).await?;
         for r in &mut records {
-            if let Some(w) = r
-                .set_identifier
-                .as_ref()
-                .and_then(|id| self.weights.get(id))
+            if let Some(w) = self
+                .weights
+                .iter()
+                .find(|w| r.set_identifier.as_deref() == Some(w.set_identifier.as_str()))
             {
-                r.weight = Some(*w);
+                r.weight = Some(w.weight);
             }
         }
         upsert(

@@ -47,6 +47,10 @@ pub struct CloudWatchMetricSpec {
     pub window: Positive,
     pub reduce: Reduce,
     pub expect: Comparison,
+    /// The value when the window has no datapoints (CloudWatch emits none for
+    /// counts of zero, such as an evacuated target group's `RequestCount`).
+    /// Default: no datapoints fails the check.
+    pub missing_as: Option<f64>,
     pub region: Option<String>,
     pub profile: Option<String>,
 }
@@ -71,6 +75,8 @@ struct RawMetric {
     #[serde(default)]
     reduce: Option<Reduce>,
     expect: Comparison,
+    #[serde(default)]
+    missing_as: Option<f64>,
     #[serde(default)]
     region: Option<String>,
     #[serde(default)]
@@ -110,6 +116,7 @@ impl TryFrom<RawMetric> for CloudWatchMetricSpec {
             window,
             reduce: r.reduce.unwrap_or(Reduce::Last),
             expect: r.expect,
+            missing_as: r.missing_as,
             region: r.region,
             profile: r.profile,
         })

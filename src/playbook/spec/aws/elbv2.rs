@@ -5,7 +5,6 @@
 
 use super::NonEmpty;
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(try_from = "RawForwardWeights")]
@@ -14,8 +13,8 @@ pub struct Elbv2ForwardWeightsSpec {
     pub listener_arn: Option<String>,
     /// ... or this rule's action (exactly one of the two).
     pub rule_arn: Option<String>,
-    /// Target group ARN → weight (0 to 999); groups not named keep theirs.
-    pub weights: BTreeMap<String, i32>,
+    /// New weights (0 to 999); target groups not named keep theirs.
+    pub weights: Vec<TargetGroupWeight>,
     pub region: Option<String>,
     pub profile: Option<String>,
 }
@@ -27,7 +26,7 @@ struct RawForwardWeights {
     listener_arn: Option<String>,
     #[serde(default)]
     rule_arn: Option<String>,
-    weights: BTreeMap<String, i32>,
+    weights: Vec<TargetGroupWeight>,
     #[serde(default)]
     region: Option<String>,
     #[serde(default)]
@@ -41,11 +40,12 @@ impl TryFrom<RawForwardWeights> for Elbv2ForwardWeightsSpec {
             return Err("an `elbv2-forward-weights` step needs exactly one of `listener_arn:` (its default action) or `rule_arn:`".into());
         }
         if r.weights.is_empty() {
-            return Err("`weights` is empty; map target group ARNs to weights (0 to 999)".into());
+            return Err("`weights` is empty; list target groups and weights, such as `[{ target_group_arn: ..., weight: 0 }]`".into());
         }
-        if let Some((tg, w)) = r.weights.iter().find(|(_, w)| !(0..=999).contains(*w)) {
+        if let Some(w) = r.weights.iter().find(|w| !(0..=999).contains(&w.weight)) {
             return Err(format!(
-                "weight {w} of `{tg}` is out of range; target group weights go from 0 to 999"
+                "weight {} of `{}` is out of range; target group weights go from 0 to 999",
+                w.weight, w.target_group_arn
             ));
         }
         Ok(Elbv2ForwardWeightsSpec {
@@ -56,6 +56,14 @@ impl TryFrom<RawForwardWeights> for Elbv2ForwardWeightsSpec {
             profile: r.profile,
         })
     }
+}
+
+/// One target group's new weight.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TargetGroupWeight {
+    pub target_group_arn: String,
+    pub weight: i32,
 }
 
 /// A target of a target group.

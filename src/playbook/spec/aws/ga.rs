@@ -3,7 +3,6 @@
 
 use crate::playbook::expect::Comparison;
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(try_from = "RawTrafficDial")]
@@ -11,8 +10,8 @@ pub struct GaTrafficDialSpec {
     pub endpoint_group_arn: String,
     /// Percentage of traffic (0 to 100) sent to this endpoint group.
     pub traffic_dial: Option<f32>,
-    /// Endpoint id → weight (0 to 255); endpoints not named keep theirs.
-    pub weights: BTreeMap<String, i32>,
+    /// New weights (0 to 255); endpoints not named keep theirs.
+    pub weights: Vec<EndpointWeight>,
     /// Region of the Global Accelerator API. Default us-west-2 (the only one).
     pub region: Option<String>,
     pub profile: Option<String>,
@@ -25,7 +24,7 @@ struct RawTrafficDial {
     #[serde(default)]
     traffic_dial: Option<f32>,
     #[serde(default)]
-    weights: BTreeMap<String, i32>,
+    weights: Vec<EndpointWeight>,
     #[serde(default)]
     region: Option<String>,
     #[serde(default)]
@@ -36,7 +35,7 @@ impl TryFrom<RawTrafficDial> for GaTrafficDialSpec {
     type Error = String;
     fn try_from(r: RawTrafficDial) -> Result<Self, String> {
         if r.traffic_dial.is_none() && r.weights.is_empty() {
-            return Err("a `ga-traffic-dial` step needs `traffic_dial:` (0 to 100), `weights:` (endpoint id: 0 to 255), or both".into());
+            return Err("a `ga-traffic-dial` step needs `traffic_dial:` (0 to 100), `weights:` (such as `[{ endpoint_id: ..., weight: 0 }]`), or both".into());
         }
         if let Some(d) = r.traffic_dial
             && !(0.0..=100.0).contains(&d)
@@ -45,9 +44,10 @@ impl TryFrom<RawTrafficDial> for GaTrafficDialSpec {
                 "traffic_dial {d} is out of range; it is a percentage from 0 to 100"
             ));
         }
-        if let Some((id, w)) = r.weights.iter().find(|(_, w)| !(0..=255).contains(*w)) {
+        if let Some(e) = r.weights.iter().find(|e| !(0..=255).contains(&e.weight)) {
             return Err(format!(
-                "weight {w} of endpoint `{id}` is out of range; weights go from 0 to 255"
+                "weight {} of endpoint `{}` is out of range; weights go from 0 to 255",
+                e.weight, e.endpoint_id
             ));
         }
         Ok(GaTrafficDialSpec {
@@ -58,6 +58,24 @@ impl TryFrom<RawTrafficDial> for GaTrafficDialSpec {
             profile: r.profile,
         })
     }
+}
+
+/// One endpoint's new weight.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EndpointWeight {
+    /// The endpoint's id: an ALB/NLB ARN, an EC2 instance id or an Elastic IP allocation id.
+    pub endpoint_id: String,
+    pub weight: i32,
+}
+
+/// An expectation on one endpoint's weight.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EndpointWeightExpect {
+    pub endpoint_id: String,
+    /// Such as `== 0`.
+    pub weight: Comparison,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -78,9 +96,9 @@ pub struct GaExpect {
     /// On the traffic dial percentage, such as `== 0`.
     #[serde(default)]
     pub traffic_dial: Option<Comparison>,
-    /// Endpoint id → comparison on its weight.
+    /// Comparisons on endpoints' weights.
     #[serde(default)]
-    pub weights: BTreeMap<String, Comparison>,
+    pub weights: Vec<EndpointWeightExpect>,
     /// On the number of endpoints whose health state is HEALTHY.
     #[serde(default)]
     pub healthy_endpoints: Option<Comparison>,

@@ -4,7 +4,6 @@
 //! see) and `kind: route53-weights` (change the weights of weighted records).
 
 use serde::{Deserialize, Deserializer, Serialize};
-use std::collections::BTreeMap;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(try_from = "RawHealthCheck")]
@@ -77,8 +76,8 @@ pub struct Route53WeightsSpec {
     /// Fully qualified; a trailing dot is added when missing.
     pub record_name: String,
     pub record_type: String,
-    /// Set identifier → weight (0 to 255).
-    pub weights: BTreeMap<String, i64>,
+    /// New weights (0 to 255) by set identifier; records not named keep theirs.
+    pub weights: Vec<RecordWeight>,
     pub profile: Option<String>,
 }
 
@@ -89,7 +88,7 @@ struct RawWeights {
     record_name: String,
     #[serde(default)]
     record_type: Option<String>,
-    weights: BTreeMap<String, i64>,
+    weights: Vec<RecordWeight>,
     #[serde(default)]
     profile: Option<String>,
 }
@@ -99,13 +98,14 @@ impl TryFrom<RawWeights> for Route53WeightsSpec {
     fn try_from(r: RawWeights) -> Result<Self, String> {
         if r.weights.is_empty() {
             return Err(
-                "`weights` is empty; map set identifiers to weights, such as `{ eu-west-1: 0 }`"
+                "`weights` is empty; list set identifiers and weights, such as `[{ set_identifier: eu-west-1, weight: 0 }]`"
                     .into(),
             );
         }
-        if let Some((id, w)) = r.weights.iter().find(|(_, w)| !(0..=255).contains(*w)) {
+        if let Some(w) = r.weights.iter().find(|w| !(0..=255).contains(&w.weight)) {
             return Err(format!(
-                "weight {w} of `{id}` is out of range; Route 53 weights go from 0 to 255"
+                "weight {} of `{}` is out of range; Route 53 weights go from 0 to 255",
+                w.weight, w.set_identifier
             ));
         }
         Ok(Route53WeightsSpec {
@@ -119,4 +119,12 @@ impl TryFrom<RawWeights> for Route53WeightsSpec {
             profile: r.profile,
         })
     }
+}
+
+/// One weighted record's new weight.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecordWeight {
+    pub set_identifier: String,
+    pub weight: i64,
 }

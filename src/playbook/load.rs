@@ -1337,4 +1337,47 @@ mod tests {
         let e = load_str("bomb.yaml", src, &opts()).unwrap_err();
         assert!(e[0].message.contains("anchors and aliases"), "{e:?}");
     }
+
+    #[test]
+    fn var_values_may_name_environment_file_vars() {
+        let dir = tempfile::tempdir().unwrap();
+        let env = dir.path().join("env.yaml");
+        std::fs::write(
+            &env,
+            "vars:\n  sim_url: http://127.0.0.1:9797\n  prometheus_url: \"${sim_url}\"\n",
+        )
+        .unwrap();
+        let src = "name: x\nvars:\n  prometheus_url: http://default:9090\nprometheus: { url: \"${prometheus_url}\" }\nphases:\n  - kind: precheck\n    steps:\n      - { name: up, kind: prometheus, expr: up, expect: \"== 1\" }\n";
+        let o = LoadOptions {
+            env_file: Some(env.clone()),
+            vars: vec![("sim_url".into(), "http://127.0.0.1:1234".into())],
+            require_secrets: false,
+        };
+        let l = load_str("x.yaml", src.into(), &o).unwrap();
+        assert_eq!(l.playbook.vars["prometheus_url"], "http://127.0.0.1:1234");
+        let url = l
+            .playbook
+            .connections
+            .prometheus
+            .as_ref()
+            .map(|c| c.url.as_str());
+        assert_eq!(url, Some("http://127.0.0.1:1234"));
+    }
+
+    #[test]
+    fn prometheus_steps_are_cross_checked() {
+        let src = "name: x\nphases:\n  - kind: precheck\n    steps:\n      - { name: up, kind: prometheus, expr: up, expect: \"== 1\" }\n      - { name: w, kind: prometheus-window, expr: up, function: max, window: restor }\n      - { name: a, kind: alert, alertname: X, after: isolatd, source: alertmanager }\n";
+        let e = load_str("x.yaml", src.into(), &opts()).unwrap_err();
+        let text = format!("{e:?}");
+        assert!(text.contains("no `prometheus:` connection"), "{text}");
+        assert!(text.contains("window `restor`"), "{text}");
+        assert!(text.contains("no `alertmanager:` connection"), "{text}");
+        assert!(text.contains("marker `isolatd`"), "{text}");
+        let bad_url = "name: x\nprometheus: { url: \"localhost:9090/x\" }\nphases:\n  - kind: precheck\n    steps: []\n";
+        let e = load_str("x.yaml", bad_url.into(), &opts()).unwrap_err();
+        assert_eq!((e[0].line, e[0].col), (2, 20), "{e:?}");
+        let secret = "name: x\nprometheus: { url: \"http://p:9090\", bearer_token: { env: A, file: b } }\nphases:\n  - kind: precheck\n    steps: []\n";
+        let e = load_str("x.yaml", secret.into(), &opts()).unwrap_err();
+        assert!(e[0].message.contains("exactly one of"), "{e:?}");
+    }
 }

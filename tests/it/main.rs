@@ -7,5 +7,6 @@ mod support;
 mod aws;
 mod data;
 mod engine;
+mod prom;
 mod report;
 mod sim;

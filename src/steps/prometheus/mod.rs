@@ -346,6 +346,31 @@ pub fn judge(
     }
 }
 
+/// A rejected expression is the playbook's fault: say where it is
+/// (`file:line:col`), with Prometheus's own reason.
+fn at_step(ctx: &StepCtx, e: ApiError) -> StepError {
+    let rejected = matches!(
+        &e,
+        ApiError::Rejected {
+            retryable: false,
+            ..
+        }
+    );
+    let mut err: StepError = e.into();
+    if rejected
+        && let Some((_, s)) = ctx
+            .playbook
+            .all_steps()
+            .find(|(_, s)| s.name == ctx.step_name)
+    {
+        err.message = format!(
+            "{}:{}:{}: step `{}`: {}",
+            ctx.playbook.path, s.pos.line, s.pos.col, s.name, err.message
+        );
+    }
+    err
+}
+
 /// The playbook step being run, if it is waited on and sets a marker.
 fn waited_marker(ctx: &StepCtx) -> bool {
     ctx.playbook
@@ -438,7 +463,11 @@ impl Step for PrometheusSpec {
         let clients = &ctx.clients.prometheus;
         let prom = clients.prometheus(ctx).await?;
         let asked = prom.to_server(Utc::now());
-        let ans = prom.api.query(&self.expr, None).await?;
+        let ans = prom
+            .api
+            .query(&self.expr, None)
+            .await
+            .map_err(|e| at_step(ctx, e))?;
         clients.server_warnings(ctx, &self.expr, &ans.warnings);
         let samples = match ans.data {
             InstantValue::Vector(v) => v,
@@ -843,7 +872,8 @@ impl Step for PrometheusWindowSpec {
         let ans = prom
             .api
             .query_range(&self.expr, start, end.max(start), step)
-            .await?;
+            .await
+            .map_err(|e| at_step(ctx, e))?;
         clients.server_warnings(ctx, &self.expr, &ans.warnings);
         let (series, _) = ans.data;
         let value = window_value(self.function, &series, start);

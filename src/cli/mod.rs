@@ -132,6 +132,14 @@ pub(crate) fn print_diags(diags: &[Diagnostic]) {
 /// Runs the command line and returns the exit code.
 pub fn main() -> i32 {
     install_panic_hook();
+    // Internal diagnostics (retries, simulator server errors) for whoever
+    // debugs gameday itself: GAMEDAY_LOG=debug, or a tracing filter.
+    if let Ok(filter) = std::env::var("GAMEDAY_LOG") {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+            .with_writer(std::io::stderr)
+            .try_init();
+    }
     if std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()) {
         console::set_colors_enabled(false);
         console::set_colors_enabled_stderr(false);

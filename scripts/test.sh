@@ -32,4 +32,14 @@ export GAMEDAY_MOTO="$VENV/bin/moto_server"
 export GAMEDAY_PG_BIN="${GAMEDAY_PG_BIN:-/usr/lib/postgresql/15/bin}"
 
 # Two cores: keep test threads modest; the tests start real servers.
-exec cargo test --locked -j 2 "$@" -- --test-threads "${GAMEDAY_TEST_THREADS:-2}"
+# (No doc tests: the crate has none, and an empty pass would end the output.)
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+set +e
+cargo test --locked -j 2 --lib --bins --tests "$@" -- --test-threads "${GAMEDAY_TEST_THREADS:-2}" 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+set -e
+# One closing line with the totals of every test binary.
+awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
+     END { printf "%d passed, %d failed\n", p, f }' "$log"
+exit "$status"

@@ -37,6 +37,41 @@ pub fn format(d: Duration) -> String {
     humantime::format_duration(d).to_string()
 }
 
+/// A duration in Prometheus's own syntax (`15s`, `1m30s`, `500ms`, `1h`,
+/// units ms/s/m/h/d/w/y, no bare numbers), as Prometheus configs and query
+/// parameters write them. Used by the Prometheus client and the simulator's API.
+pub fn parse_prometheus(s: &str) -> Option<Duration> {
+    let mut rest = s.trim();
+    if rest.is_empty() {
+        return None;
+    }
+    let mut total_ms: u64 = 0;
+    while !rest.is_empty() {
+        let digits = rest.find(|c: char| !c.is_ascii_digit())?;
+        if digits == 0 {
+            return None;
+        }
+        let n: u64 = rest[..digits].parse().ok()?;
+        rest = &rest[digits..];
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit())
+            .unwrap_or(rest.len());
+        let ms: u64 = match &rest[..unit_len] {
+            "ms" => 1,
+            "s" => 1_000,
+            "m" => 60_000,
+            "h" => 3_600_000,
+            "d" => 86_400_000,
+            "w" => 604_800_000,
+            "y" => 31_536_000_000,
+            _ => return None,
+        };
+        total_ms = total_ms.checked_add(n.checked_mul(ms)?)?;
+        rest = &rest[unit_len..];
+    }
+    Some(Duration::from_millis(total_ms))
+}
+
 macro_rules! duration_type {
     ($(#[$m:meta])* $name:ident, $allow_zero:expr) => {
         $(#[$m])*

@@ -119,35 +119,9 @@ pub fn parse_duration(s: &str) -> Option<i64> {
     if let Ok(f) = s.parse::<f64>() {
         return (f.is_finite() && f > 0.0 && f < 1e10).then(|| (f * 1000.0).round() as i64);
     }
-    let mut total: i64 = 0;
-    let mut rest = s;
-    if rest.is_empty() {
-        return None;
-    }
-    while !rest.is_empty() {
-        let digits = rest.find(|c: char| !c.is_ascii_digit())?;
-        if digits == 0 {
-            return None;
-        }
-        let n: i64 = rest[..digits].parse().ok()?;
-        rest = &rest[digits..];
-        let unit_len = rest
-            .find(|c: char| c.is_ascii_digit())
-            .unwrap_or(rest.len());
-        let mult = match &rest[..unit_len] {
-            "ms" => 1,
-            "s" => 1_000,
-            "m" => 60_000,
-            "h" => 3_600_000,
-            "d" => 86_400_000,
-            "w" => 604_800_000,
-            "y" => 31_536_000_000,
-            _ => return None,
-        };
-        total = total.checked_add(n.checked_mul(mult)?)?;
-        rest = &rest[unit_len..];
-    }
-    (total > 0).then_some(total)
+    crate::playbook::duration::parse_prometheus(s)
+        .and_then(|d| i64::try_from(d.as_millis()).ok())
+        .filter(|ms| *ms > 0)
 }
 
 fn time_param(p: &BTreeMap<String, String>, name: &str, default: i64) -> Result<i64, ApiError> {

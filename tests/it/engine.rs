@@ -13,6 +13,40 @@ fn var(k: &str, v: impl AsRef<Path>) -> String {
     format!("{k}={}", v.as_ref().display())
 }
 
+/// A finished `gameday run` of a drill whose change is a flag file in a
+/// temporary directory. `{tmp}` in `extra` stands for that directory.
+struct FlagRun {
+    out: std::process::Output,
+    out_dir: std::path::PathBuf,
+    flag: std::path::PathBuf,
+    _dirs: (tempfile::TempDir, tempfile::TempDir),
+}
+
+fn run_flag_drill(playbook: &str, extra: &[&str]) -> FlagRun {
+    let tmp = tempfile::tempdir().unwrap();
+    let flag = tmp.path().join("flag");
+    let extra: Vec<String> = extra
+        .iter()
+        .map(|a| a.replace("{tmp}", &tmp.path().display().to_string()))
+        .collect();
+    let mut args = vec![
+        playbook.to_string(),
+        "--var".into(),
+        var("flag_file", &flag),
+    ];
+    args.extend(extra);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let gd = Gd::drill(&args);
+    let out_dir = gd.out_dir();
+    let (out, d) = gd.run();
+    FlagRun {
+        out,
+        out_dir,
+        flag,
+        _dirs: (tmp, d),
+    }
+}
+
 #[test]
 fn invalid_playbooks_get_positioned_diagnostics_and_exit_2() {
     let dir = repo().join("tests/cases/invalid");
@@ -119,17 +153,12 @@ fn every_shipped_drill_validates() {
 
 #[test]
 fn hello_passes_restores_and_prints_the_run_dir_last() {
-    let tmp = tempfile::tempdir().unwrap();
-    let flag = tmp.path().join("flag");
-    let gd = Gd::drill(&[
-        "drills/examples/hello.yaml",
-        "--var",
-        &var("flag_file", &flag),
-        "--var",
-        "observe_for=0s",
-    ]);
-    let out_dir = gd.out_dir();
-    let (out, _d) = gd.run();
+    let FlagRun {
+        out,
+        out_dir,
+        flag,
+        _dirs,
+    } = run_flag_drill("drills/examples/hello.yaml", &["--var", "observe_for=0s"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let last = stdout(&out).lines().last().unwrap_or_default().to_string();
     let dir = run_dir(&out_dir).expect("run dir");
@@ -299,18 +328,15 @@ fn signals_during_restoration_warn_and_the_third_abandons_with_the_restore_comma
 
 #[test]
 fn a_guardrail_breach_aborts_and_restores() {
-    let tmp = tempfile::tempdir().unwrap();
-    let flag = tmp.path().join("flag");
-    let trip = tmp.path().join("trip");
-    let gd = Gd::drill(&[
+    let FlagRun {
+        out,
+        out_dir,
+        flag,
+        _dirs,
+    } = run_flag_drill(
         "tests/cases/drills/guardrail.yaml",
-        "--var",
-        &var("flag_file", &flag),
-        "--var",
-        &var("trip_file", &trip),
-    ]);
-    let out_dir = gd.out_dir();
-    let (out, _d) = gd.run();
+        &["--var", "trip_file={tmp}/trip"],
+    );
     assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
     assert!(!flag.exists());
     let dir = run_dir(&out_dir).unwrap();
@@ -364,16 +390,12 @@ fn a_second_run_in_the_same_environment_is_refused() {
 
 #[test]
 fn a_manual_step_refuses_an_unattended_run_before_touching_anything() {
-    let tmp = tempfile::tempdir().unwrap();
-    let flag = tmp.path().join("flag");
-    let gd = Gd::drill(&[
-        "tests/cases/drills/manual.yaml",
-        "--var",
-        &var("flag_file", &flag),
-        "--yes",
-    ]);
-    let out_dir = gd.out_dir();
-    let (out, _d) = gd.run();
+    let FlagRun {
+        out,
+        out_dir,
+        flag,
+        _dirs,
+    } = run_flag_drill("tests/cases/drills/manual.yaml", &["--yes"]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(
         stderr(&out)
@@ -444,15 +466,12 @@ fn an_unknown_var_on_the_command_line_is_refused_with_a_suggestion() {
 
 #[test]
 fn the_deadline_aborts_and_restores() {
-    let tmp = tempfile::tempdir().unwrap();
-    let flag = tmp.path().join("flag");
-    let gd = Gd::drill(&[
-        "tests/cases/drills/deadline.yaml",
-        "--var",
-        &var("flag_file", &flag),
-    ]);
-    let out_dir = gd.out_dir();
-    let (out, _d) = gd.run();
+    let FlagRun {
+        out,
+        out_dir,
+        flag,
+        _dirs,
+    } = run_flag_drill("tests/cases/drills/deadline.yaml", &[]);
     assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
     assert!(!flag.exists());
     assert!(journal_has(&out_dir, "\"reason\":\"deadline\""));
@@ -460,15 +479,12 @@ fn the_deadline_aborts_and_restores() {
 
 #[test]
 fn a_failed_precheck_is_retried_then_aborts_without_changing_anything() {
-    let tmp = tempfile::tempdir().unwrap();
-    let flag = tmp.path().join("flag");
-    let gd = Gd::drill(&[
-        "tests/cases/drills/unreachable.yaml",
-        "--var",
-        &var("flag_file", &flag),
-    ]);
-    let out_dir = gd.out_dir();
-    let (out, _d) = gd.run();
+    let FlagRun {
+        out,
+        out_dir,
+        flag,
+        _dirs,
+    } = run_flag_drill("tests/cases/drills/unreachable.yaml", &[]);
     assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
     assert!(!flag.exists());
     let dir = run_dir(&out_dir).unwrap();

@@ -231,36 +231,7 @@ pub fn to_unix(t: DateTime<Utc>) -> f64 {
 
 /// Prometheus durations in configs: `15s`, `1m30s`, `500ms`, `1h`.
 pub fn parse_prom_duration(s: &str) -> Option<Duration> {
-    let s = s.trim();
-    if s.is_empty() {
-        return None;
-    }
-    let mut total = Duration::ZERO;
-    let mut rest = s;
-    while !rest.is_empty() {
-        let digits = rest.find(|c: char| !c.is_ascii_digit())?;
-        if digits == 0 {
-            return None;
-        }
-        let n: u64 = rest[..digits].parse().ok()?;
-        rest = &rest[digits..];
-        let unit_len = rest
-            .find(|c: char| c.is_ascii_digit())
-            .unwrap_or(rest.len());
-        let ms = match &rest[..unit_len] {
-            "ms" => 1,
-            "s" => 1_000,
-            "m" => 60_000,
-            "h" => 3_600_000,
-            "d" => 86_400_000,
-            "w" => 604_800_000,
-            "y" => 31_536_000_000,
-            _ => return None,
-        };
-        total += Duration::from_millis(n.checked_mul(ms)?);
-        rest = &rest[unit_len..];
-    }
-    Some(total)
+    crate::playbook::duration::parse_prometheus(s)
 }
 
 impl ApiClient {

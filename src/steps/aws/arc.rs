@@ -210,6 +210,20 @@ async fn update_states(
     Ok(used)
 }
 
+/// The SDK target and the cluster endpoints to try, in order.
+async fn cluster(
+    ctx: &StepCtx,
+    profile: &Option<String>,
+    listed: &[ClusterEndpoint],
+) -> Result<(Target, Vec<ClusterEndpoint>), StepError> {
+    let t = ctx
+        .clients
+        .aws
+        .target(&conn_of(ctx, profile), Service::Route53RecoveryCluster)
+        .await?;
+    Ok((t, effective_endpoints(listed)))
+}
+
 fn conn_of(ctx: &StepCtx, profile: &Option<String>) -> AwsConn {
     super::step_conn(&ctx.playbook.connections.aws, &None, profile)
 }
@@ -256,15 +270,7 @@ impl Step for ArcRoutingControlSpec {
     }
 
     async fn capture(&self, ctx: &StepCtx) -> Result<Option<(Value, Undo)>, StepError> {
-        let t = ctx
-            .clients
-            .aws
-            .target(
-                &conn_of(ctx, &self.profile),
-                Service::Route53RecoveryCluster,
-            )
-            .await?;
-        let eps = effective_endpoints(&self.cluster_endpoints);
+        let (t, eps) = cluster(ctx, &self.profile, &self.cluster_endpoints).await?;
         let (states, used) = get_states(&t, &eps, &self.routing_controls).await?;
         let pre = json!({
             "endpoint": used,
@@ -287,15 +293,7 @@ impl Step for ArcRoutingControlSpec {
     }
 
     async fn run(&self, ctx: &StepCtx) -> Result<Outcome, StepError> {
-        let t = ctx
-            .clients
-            .aws
-            .target(
-                &conn_of(ctx, &self.profile),
-                Service::Route53RecoveryCluster,
-            )
-            .await?;
-        let eps = effective_endpoints(&self.cluster_endpoints);
+        let (t, eps) = cluster(ctx, &self.profile, &self.cluster_endpoints).await?;
         let states: Vec<(String, ControlState)> = self
             .routing_controls
             .iter()
@@ -326,15 +324,7 @@ impl Step for ArcRoutingControlStateSpec {
     }
 
     async fn run(&self, ctx: &StepCtx) -> Result<Outcome, StepError> {
-        let t = ctx
-            .clients
-            .aws
-            .target(
-                &conn_of(ctx, &self.profile),
-                Service::Route53RecoveryCluster,
-            )
-            .await?;
-        let eps = effective_endpoints(&self.cluster_endpoints);
+        let (t, eps) = cluster(ctx, &self.profile, &self.cluster_endpoints).await?;
         let (states, used) = get_states(&t, &eps, &self.routing_controls).await?;
         let matching = states.iter().filter(|(_, s, _)| *s == self.expect).count();
         let wrong: Vec<String> = states

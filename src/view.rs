@@ -18,6 +18,8 @@ use std::time::Duration;
 pub struct TerminalView {
     playbook: Arc<Playbook>,
     bar: Mutex<Option<ProgressBar>>,
+    /// The current phase's budget: (elapsed at its start, budget), in seconds.
+    budget: Mutex<Option<(f64, f64)>>,
 }
 
 impl TerminalView {
@@ -25,7 +27,49 @@ impl TerminalView {
         Arc::new(TerminalView {
             playbook,
             bar: Mutex::new(None),
+            budget: Mutex::new(None),
         })
+    }
+
+    /// `  [budget: 4m 12s left]` while the current phase has a budget.
+    fn budget_left(&self, e: &Event) -> String {
+        let Some((start, budget)) = *self.budget.lock().unwrap_or_else(|e| e.into_inner()) else {
+            return String::new();
+        };
+        let left = budget - (e.elapsed - start);
+        let text = if left >= 0.0 {
+            format!("[budget: {} left]", crate::report::model::human_secs(left))
+        } else {
+            format!(
+                "[over budget by {}]",
+                crate::report::model::human_secs(-left)
+            )
+        };
+        format!("  {}", style(text).dim())
+    }
+
+    /// A countdown bar on a terminal (nothing otherwise), cleared by the next step or hold end.
+    fn countdown(&self, label: &str, d: Duration) {
+        if d.is_zero() || !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+            return;
+        }
+        let pb = ProgressBar::new(d.as_millis() as u64);
+        pb.set_style(
+            ProgressStyle::with_template("      {spinner} {msg} [{bar:30}] {elapsed} / {duration}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("=> "),
+        );
+        pb.set_message(label.to_string());
+        pb.enable_steady_tick(Duration::from_millis(200));
+        let pb2 = pb.clone();
+        std::thread::spawn(move || {
+            let start = std::time::Instant::now();
+            while !pb2.is_finished() {
+                pb2.set_position(start.elapsed().as_millis() as u64);
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        });
+        *self.bar.lock().unwrap_or_else(|e| e.into_inner()) = Some(pb);
     }
 
     fn line(&self, e: &Event, text: String) {
@@ -62,19 +106,31 @@ impl Observer for TerminalView {
                     ),
                 );
             }
-            EventKind::PhaseStarted { phase, kind, .. } => self.line(
-                e,
-                format!(
-                    "{} {}",
-                    style("▶ phase").cyan().bold(),
-                    style(if phase == kind {
-                        phase.clone()
-                    } else {
-                        format!("{phase} ({kind})")
-                    })
-                    .bold()
-                ),
-            ),
+            EventKind::PhaseStarted {
+                phase,
+                kind,
+                budget_seconds,
+            } => {
+                *self.budget.lock().unwrap_or_else(|e| e.into_inner()) =
+                    budget_seconds.map(|b| (e.elapsed, b));
+                let budget = budget_seconds
+                    .map(|b| format!("  budget {}", crate::report::model::human_secs(b)))
+                    .unwrap_or_default();
+                self.line(
+                    e,
+                    format!(
+                        "{} {}{}",
+                        style("▶ phase").cyan().bold(),
+                        style(if phase == kind {
+                            phase.clone()
+                        } else {
+                            format!("{phase} ({kind})")
+                        })
+                        .bold(),
+                        style(budget).dim()
+                    ),
+                )
+            }
             EventKind::PhaseFinished {
                 phase,
                 status,
@@ -105,7 +161,7 @@ impl Observer for TerminalView {
                 } else {
                     format!("  {}", style(description).dim())
                 };
-                self.line(e, format!("    {what} {step}{d}"));
+                self.line(e, format!("    {what} {step}{d}{}", self.budget_left(e)));
                 let wait =
                     self.playbook
                         .all_steps()
@@ -113,28 +169,8 @@ impl Observer for TerminalView {
                             (StepSpec::Wait(w), true) => Some(w.duration.get()),
                             _ => None,
                         });
-                if let Some(d) = wait.filter(|d| {
-                    !d.is_zero() && std::io::IsTerminal::is_terminal(&std::io::stderr())
-                }) {
-                    let pb = ProgressBar::new(d.as_millis() as u64);
-                    pb.set_style(
-                        ProgressStyle::with_template(
-                            "      {spinner} {msg} [{bar:30}] {elapsed} / {duration}",
-                        )
-                        .unwrap_or_else(|_| ProgressStyle::default_bar())
-                        .progress_chars("=> "),
-                    );
-                    pb.set_message(step.clone());
-                    pb.enable_steady_tick(Duration::from_millis(200));
-                    let pb2 = pb.clone();
-                    std::thread::spawn(move || {
-                        let start = std::time::Instant::now();
-                        while !pb2.is_finished() {
-                            pb2.set_position(start.elapsed().as_millis() as u64);
-                            std::thread::sleep(Duration::from_millis(100));
-                        }
-                    });
-                    *self.bar.lock().unwrap_or_else(|e| e.into_inner()) = Some(pb);
+                if let Some(d) = wait {
+                    self.countdown(step, d);
                 }
             }
             EventKind::StepFinished {
@@ -223,6 +259,92 @@ impl Observer for TerminalView {
                 format!(
                     "  {} {name}: {summary}",
                     style("GUARDRAIL BREACHED").red().bold()
+                ),
+            ),
+            EventKind::HoldStarted {
+                phase,
+                hold_seconds,
+                invariants,
+            } => {
+                let inv = if invariants.is_empty() {
+                    String::new()
+                } else {
+                    format!("; invariants: {}", invariants.join(", "))
+                };
+                self.line(
+                    e,
+                    format!(
+                        "    {} for {}{inv}{}",
+                        style("◷ holding").cyan(),
+                        crate::report::model::human_secs(*hold_seconds),
+                        self.budget_left(e)
+                    ),
+                );
+                self.countdown(
+                    &format!("observation window of {phase}"),
+                    Duration::from_secs_f64(*hold_seconds),
+                );
+            }
+            EventKind::InvariantState {
+                name, ok, summary, ..
+            } => {
+                let s = if *ok {
+                    style("ok".to_string()).green()
+                } else {
+                    style("FAILING".to_string()).red()
+                };
+                self.line(e, format!("    invariant {name} {s}: {summary}"));
+            }
+            EventKind::InvariantBroken {
+                name,
+                since,
+                summary,
+                ..
+            } => self.line(
+                e,
+                format!(
+                    "    {} {name} since {}: {summary}",
+                    style("INVARIANT BROKEN").red().bold(),
+                    since.format("%H:%M:%S%.3fZ")
+                ),
+            ),
+            EventKind::HoldFinished {
+                status,
+                held_seconds,
+                ..
+            } => {
+                if let Some(b) = self.bar.lock().unwrap_or_else(|e| e.into_inner()).take() {
+                    b.finish_and_clear();
+                }
+                let what = match status {
+                    Status::Passed => "held",
+                    Status::Failed => "broken after",
+                    _ => "stopped after",
+                };
+                self.line(
+                    e,
+                    format!(
+                        "    observation window {what} {}",
+                        crate::report::model::human_secs(*held_seconds)
+                    ),
+                );
+            }
+            EventKind::BudgetExceeded {
+                phase,
+                budget_seconds,
+                actual_seconds,
+                fails,
+            } => self.line(
+                e,
+                format!(
+                    "  {} phase {phase} took {} against a budget of {}",
+                    if *fails {
+                        style("OVER BUDGET:".to_string()).red().bold()
+                    } else {
+                        style("over budget:".to_string()).yellow()
+                    },
+                    crate::report::model::human_secs(*actual_seconds),
+                    crate::report::model::human_secs(*budget_seconds)
                 ),
             ),
             EventKind::Cancelled { detail, .. } => self.line(

@@ -5,13 +5,16 @@
 //!
 //! - `run`: the life of a run (run directory, lock, journal, phases, restore, metrics, reports)
 //! - `exec`: running one step: retries, waits, intents, markers
+//! - `hold`: a phase's observation window with its invariants; `post`: the post phase
 //! - `guardrails`, `signals`, `lock`, `restore`, `metrics`, `exit`
 
 pub mod exec;
 pub mod exit;
 pub mod guardrails;
+mod hold;
 pub mod lock;
 pub mod metrics;
+mod post;
 pub mod restore;
 pub mod run;
 pub mod signals;
@@ -73,6 +76,14 @@ impl Cancel {
 
     pub fn reason(&self) -> Option<(CancelReason, String)> {
         self.tx.borrow().clone()
+    }
+
+    /// Resolves once the run is cancelled for `reason` or a stronger one.
+    pub async fn cancelled_by(&self, reason: CancelReason) {
+        let mut rx = self.tx.subscribe();
+        let _ = rx
+            .wait_for(|v| v.as_ref().is_some_and(|(r, _)| *r >= reason))
+            .await;
     }
 
     /// Resolves once the run is cancelled.

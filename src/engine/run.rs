@@ -11,7 +11,7 @@ use super::signals::SignalState;
 use super::{Cancel, exit, guardrails, lock, signals};
 use crate::journal::event::{Outcome, Status};
 use crate::journal::{CancelReason, EventKind, JOURNAL_FILE, Journal, read_journal};
-use crate::playbook::{Loaded, OnFailure, Phase, PhaseKind};
+use crate::playbook::{Loaded, OnFailure, OverBudget, Phase, PhaseKind};
 use crate::steps::{Interaction, PhaseWindow, StepCtx};
 use chrono::Utc;
 use std::path::PathBuf;
@@ -201,7 +201,7 @@ pub async fn run_drill(loaded: Loaded, opts: RunOptions) -> Result<RunSummary, S
     };
 
     let mut failures: Vec<String> = vec![];
-    for phase in pb.phases.iter().filter(|p| p.kind != PhaseKind::Restore) {
+    for phase in pb.phases.iter().filter(|p| p.kind < PhaseKind::Restore) {
         if cancel.reason().is_some() {
             break;
         }
@@ -241,6 +241,7 @@ pub async fn run_drill(loaded: Loaded, opts: RunOptions) -> Result<RunSummary, S
     if let Some(t) = deadline_task {
         t.abort();
     }
+    failures.extend(super::post::run_post_phases(&pb, &ctx, &registry, &cancel, &sig_state).await);
     cancel_logger.abort();
 
     crate::steps::shell::finish_terminations();
@@ -314,7 +315,7 @@ pub async fn run_drill(loaded: Loaded, opts: RunOptions) -> Result<RunSummary, S
 
 /// Run one phase; returns the failures it saw. `restoring` phases are not
 /// stopped by cancellation (only a third signal ends the process).
-async fn run_phase(
+pub(super) async fn run_phase(
     phase: &Phase,
     ctx: &StepCtx,
     registry: &Arc<Registry>,
@@ -336,6 +337,7 @@ async fn run_phase(
             start: Utc::now(),
             end: None,
         });
+    let phase_started = std::time::Instant::now();
     let mut failures = vec![];
 
     // Watches run in the background while the steps go on.
@@ -399,20 +401,7 @@ async fn run_phase(
         }
         fails
     };
-    let step_failures = match phase.budget {
-        Some(b) => match tokio::time::timeout(b.get(), steps).await {
-            Ok(f) => f,
-            Err(_) => {
-                let msg = format!("phase `{}` exceeded its budget of {b}", phase.name);
-                if phase.on_failure == OnFailure::Abort && !restoring {
-                    cancel.cancel(CancelReason::StepFailed, msg.clone());
-                }
-                vec![msg]
-            }
-        },
-        None => steps.await,
-    };
-    failures.extend(step_failures);
+    failures.extend(steps.await);
 
     // Watches have their own timeouts; the phase ends when they are done,
     // unless the drill is being stopped.
@@ -435,6 +424,10 @@ async fn run_phase(
             failures.push(format!("watch failed: {}", r.summary));
         }
     }
+    if phase.hold.is_some() && (restoring || cancel.reason().is_none()) {
+        failures.extend(super::hold::hold(phase, ctx, cancel).await);
+    }
+    failures.extend(over_budget(phase, ctx, phase_started.elapsed()));
     if let Some(w) = ctx
         .windows
         .lock()
@@ -464,6 +457,28 @@ async fn run_phase(
         detail,
     });
     failures
+}
+
+/// A phase that took longer than its budget: journaled; a failure with `over_budget: fail`.
+fn over_budget(phase: &Phase, ctx: &StepCtx, took: std::time::Duration) -> Option<String> {
+    let budget = phase.budget?;
+    if took <= budget.get() {
+        return None;
+    }
+    let fails = phase.over_budget == OverBudget::Fail;
+    let _ = ctx.events.emit(EventKind::BudgetExceeded {
+        phase: phase.name.clone(),
+        budget_seconds: budget.secs(),
+        actual_seconds: took.as_secs_f64(),
+        fails,
+    });
+    fails.then(|| {
+        format!(
+            "phase `{}` took {:.1} s, over its budget of {budget}",
+            phase.name,
+            took.as_secs_f64()
+        )
+    })
 }
 
 fn cancelled_event(ctx: &StepCtx, s: &crate::playbook::Step, detail: &str) {

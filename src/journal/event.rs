@@ -198,6 +198,44 @@ pub enum EventKind {
         message: String,
         step: Option<String>,
     },
+    /// A phase's observation window began: it lasts `hold_seconds` after the
+    /// phase's steps and watches, checking `invariants` throughout.
+    HoldStarted {
+        phase: String,
+        hold_seconds: f64,
+        invariants: Vec<String>,
+    },
+    /// An invariant changed state during a hold.
+    InvariantState {
+        phase: String,
+        name: String,
+        ok: bool,
+        summary: String,
+    },
+    /// An invariant stopped holding during a hold (for its `for:`): the phase fails.
+    /// `since` is the first failing check.
+    InvariantBroken {
+        phase: String,
+        name: String,
+        since: DateTime<Utc>,
+        summary: String,
+        evidence: Value,
+    },
+    /// The observation window ended: `passed` (held for its whole length),
+    /// `failed` (an invariant broke) or `cancelled` (the drill is stopping).
+    HoldFinished {
+        phase: String,
+        status: Status,
+        held_seconds: f64,
+        detail: Option<String>,
+    },
+    /// A phase took longer than its `budget`; `fails` when `over_budget: fail`.
+    BudgetExceeded {
+        phase: String,
+        budget_seconds: f64,
+        actual_seconds: f64,
+        fails: bool,
+    },
     /// Evaluated at the end of the run.
     Metric {
         name: String,
@@ -282,6 +320,7 @@ impl EventKind {
                 | EventKind::CanaryWrite { .. }
                 | EventKind::Cancelled { .. }
                 | EventKind::GuardrailBreached { .. }
+                | EventKind::InvariantBroken { .. }
                 | EventKind::ManualConfirmed { .. }
                 | EventKind::RunFinished { .. }
                 | EventKind::RestoreFinished { .. }

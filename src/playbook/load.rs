@@ -344,6 +344,10 @@ struct PhaseHeader {
     #[serde(default)]
     budget: Option<Positive>,
     #[serde(default)]
+    over_budget: Option<OverBudget>,
+    #[serde(default)]
+    hold: Option<Positive>,
+    #[serde(default)]
     on_failure: Option<OnFailure>,
 }
 
@@ -928,8 +932,8 @@ fn build_phase(b: &mut Builder<'_>, node: &Node) -> Option<Phase> {
     };
     let pos = pos_of(m.span());
     let header: PhaseHeader = b.de(
-        &subset(m, |k| !matches!(k, "steps" | "watches")),
-        &["steps", "watches"],
+        &subset(m, |k| !matches!(k, "steps" | "watches" | "invariants")),
+        &["steps", "watches", "invariants"],
     )?;
     let Some(kind) = PhaseKind::parse(&header.kind) else {
         let kpos = m.get_node("kind").map(|n| pos_of(n.span())).unwrap_or(pos);
@@ -964,10 +968,41 @@ fn build_phase(b: &mut Builder<'_>, node: &Node) -> Option<Phase> {
             }
         }
     }
+    let mut invariants = vec![];
+    if let Some(n) = m.get_node("invariants") {
+        match n.as_sequence() {
+            Some(seq) => {
+                for s in seq.iter() {
+                    if let Some((step, f, e)) = build_step(b, s, true) {
+                        invariants.push(Invariant {
+                            step,
+                            for_: f.unwrap_or(NonNegative(Duration::ZERO)),
+                            every: e.unwrap_or(Positive(Duration::from_secs(2))),
+                        });
+                    }
+                }
+            }
+            None => b.at(
+                pos_of(n.span()),
+                "`invariants` must be a list of read-only checks",
+                Some("each item is a step such as `{ name: ..., kind: prometheus, expr: ..., expect: ... }`".into()),
+            ),
+        }
+    }
+    if header.hold.is_none() && !invariants.is_empty() {
+        b.at(
+            pos,
+            "a phase with `invariants:` needs `hold:`",
+            Some("invariants are checked during the observation window, such as `hold: 20m`".into()),
+        );
+    }
     Some(Phase {
         kind,
         name: header.name.unwrap_or_else(|| kind.as_str().to_string()),
         budget: header.budget,
+        over_budget: header.over_budget.unwrap_or_default(),
+        hold: header.hold,
+        invariants,
         on_failure: header.on_failure.unwrap_or(kind.default_on_failure()),
         steps,
         watches,
@@ -1059,9 +1094,9 @@ fn validate(b: &mut Builder<'_>, pb: &Playbook) {
     let mut last: Option<PhaseKind> = None;
     for p in &pb.phases {
         if let Some(l) = last
-            && (p.kind < l || (l == PhaseKind::Restore))
+            && (p.kind < l || (p.kind == l && matches!(l, PhaseKind::Restore | PhaseKind::Post)))
         {
-            b.at(p.pos, format!("phase `{}` comes after `{}`", p.kind.as_str(), l.as_str()), Some("phases run in the order precheck, isolate, observe, validate, restore; restore is last".into()));
+            b.at(p.pos, format!("phase `{}` comes after `{}`", p.kind.as_str(), l.as_str()), Some("phases run in the order precheck, isolate, observe, validate, restore, post; there is at most one restore and one post phase".into()));
         }
         last = Some(p.kind);
     }
@@ -1151,6 +1186,34 @@ fn validate(b: &mut Builder<'_>, pb: &Playbook) {
         .collect();
     let mut mutating_so_far: BTreeSet<&str> = BTreeSet::new();
     for p in &pb.phases {
+        for i in &p.invariants {
+            if i.step.spec.effect() != Effect::ReadOnly {
+                b.at(
+                    i.step.pos,
+                    format!(
+                        "invariant `{}` is a `{}` step; invariants must be read-only checks",
+                        i.step.name,
+                        i.step.spec.kind()
+                    ),
+                    None,
+                );
+            }
+        }
+        if p.kind == PhaseKind::Post {
+            for s in p.steps.iter().filter(|s| {
+                matches!(s.spec.effect(), Effect::Mutating { .. })
+            }) {
+                b.at(
+                    s.pos,
+                    format!(
+                        "step `{}` is a `{}` step that changes something; the post phase only checks",
+                        s.name,
+                        s.spec.kind()
+                    ),
+                    Some("the post phase runs after restoration: move changes to an earlier phase and undos to the restore phase, or use a read-only check here".into()),
+                );
+            }
+        }
         for w in &p.watches {
             if w.spec.effect() != Effect::ReadOnly {
                 b.at(
@@ -1180,7 +1243,7 @@ fn validate(b: &mut Builder<'_>, pb: &Playbook) {
                 );
             }
             if let Effect::Mutating { has_undo } = effect
-                && p.kind != PhaseKind::Restore
+                && !matches!(p.kind, PhaseKind::Restore | PhaseKind::Post)
             {
                 mutating_so_far.insert(&s.name);
                 match (&s.irreversible, has_undo) {

@@ -14,7 +14,8 @@ pub struct Pos {
     pub col: usize,
 }
 
-/// The six-phase drill script of DOMAIN.md (the report is the sixth).
+/// The six-phase drill script of DOMAIN.md; `post` (the sixth) runs after
+/// restoration and only checks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PhaseKind {
@@ -23,11 +24,12 @@ pub enum PhaseKind {
     Observe,
     Validate,
     Restore,
+    Post,
 }
 
 impl PhaseKind {
     pub const NAMES: &'static [&'static str] =
-        &["precheck", "isolate", "observe", "validate", "restore"];
+        &["precheck", "isolate", "observe", "validate", "restore", "post"];
 
     pub fn parse(s: &str) -> Option<PhaseKind> {
         Some(match s {
@@ -36,6 +38,7 @@ impl PhaseKind {
             "observe" => PhaseKind::Observe,
             "validate" => PhaseKind::Validate,
             "restore" => PhaseKind::Restore,
+            "post" => PhaseKind::Post,
             _ => return None,
         })
     }
@@ -108,11 +111,37 @@ pub struct Phase {
     pub kind: PhaseKind,
     pub name: String,
     pub budget: Option<Positive>,
+    /// What going over `budget` means.
+    pub over_budget: OverBudget,
+    /// The observation window: the phase lasts at least this long after its
+    /// steps and watches completed, checking `invariants` throughout.
+    pub hold: Option<Positive>,
+    pub invariants: Vec<Invariant>,
     pub on_failure: OnFailure,
     pub steps: Vec<Step>,
     /// Background waits that run while the phase's steps go on.
     pub watches: Vec<Step>,
     pub pos: Pos,
+}
+
+/// What a phase that took longer than its `budget` means for the drill.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OverBudget {
+    /// A finding (warning) in the report; the drill can still pass.
+    #[default]
+    Warn,
+    /// The drill fails (exit 1).
+    Fail,
+}
+
+/// A read-only check that must keep holding during a phase's `hold`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Invariant {
+    pub step: Step,
+    /// How long the check may fail before it counts as broken (default 0s).
+    pub for_: NonNegative,
+    pub every: Positive,
 }
 
 /// How to wait on a read-only check: poll every `every` until it holds, for at most `timeout`.
@@ -193,6 +222,7 @@ impl Playbook {
                 p.steps
                     .iter()
                     .chain(p.watches.iter())
+                    .chain(p.invariants.iter().map(|i| &i.step))
                     .map(move |s| (Some(p), s))
             })
             .chain(self.guardrails.iter().map(|g| (None, &g.step)))

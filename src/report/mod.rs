@@ -13,6 +13,7 @@ pub mod json;
 pub mod junit;
 pub mod markdown;
 pub mod model;
+pub mod script;
 
 use crate::journal::reader::for_each_event;
 use crate::journal::{Event, EventKind, JOURNAL_FILE};

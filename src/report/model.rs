@@ -51,6 +51,9 @@ pub struct Report {
     pub timeline: Vec<TimelineEntry>,
     pub next_steps: Vec<Advice>,
     pub warnings: Vec<WarningInfo>,
+    /// Phase budgets, observation windows, lag budgets and what they found.
+    #[serde(default)]
+    pub script: super::script::ScriptInfo,
     pub artifacts: Vec<ArtifactInfo>,
     /// SVG charts beside the report (filled in when they are drawn).
     pub charts: Vec<ChartInfo>,
@@ -660,6 +663,7 @@ pub struct Builder {
     clock: ClockInfo,
     timeline: Vec<(DateTime<Utc>, &'static str, String)>,
     warnings: Vec<WarningInfo>,
+    script: super::script::ScriptInfo,
     artifacts: Vec<ArtifactInfo>,
 }
 
@@ -699,6 +703,7 @@ impl Builder {
             clock: ClockInfo::default(),
             timeline: vec![],
             warnings: vec![],
+            script: Default::default(),
             artifacts: vec![],
         }
     }
@@ -715,6 +720,7 @@ impl Builder {
         ) {
             self.restoration_events.push(e.clone());
         }
+        self.script.feed(ts, &e.kind, &|t| c.t(t));
         match &e.kind {
             EventKind::RunStarted {
                 run_id,
@@ -751,6 +757,45 @@ impl Builder {
                 ));
             }
             EventKind::LockAcquired { .. } => {}
+            // The drill script's events feed `script` (above); the notable ones reach the timeline.
+            EventKind::HoldStarted {
+                phase,
+                hold_seconds,
+                ..
+            } => self.timeline.push((
+                ts,
+                "phase",
+                format!(
+                    "observation window of `{phase}` started ({})",
+                    human_secs(*hold_seconds)
+                ),
+            )),
+            EventKind::InvariantBroken {
+                phase,
+                name,
+                since,
+                summary,
+                ..
+            } => self.timeline.push((
+                *since,
+                "invariant",
+                format!("invariant `{name}` broke during the hold of `{phase}`: {summary}"),
+            )),
+            EventKind::BudgetExceeded {
+                phase,
+                budget_seconds,
+                actual_seconds,
+                ..
+            } => self.timeline.push((
+                ts,
+                "budget",
+                format!(
+                    "phase `{phase}` took {} against a budget of {}",
+                    human_secs(*actual_seconds),
+                    human_secs(*budget_seconds)
+                ),
+            )),
+            EventKind::InvariantState { .. } | EventKind::HoldFinished { .. } => {}
             EventKind::ClockOffset {
                 source,
                 offset_seconds,
@@ -1330,6 +1375,7 @@ impl Builder {
             mut clock,
             mut timeline,
             warnings,
+            mut script,
             artifacts,
             ..
         } = self;
@@ -1472,6 +1518,7 @@ impl Builder {
         };
         timeline.shrink_to_fit();
 
+        script.finish(&phases);
         let mut report = Report {
             schema_version: SCHEMA_VERSION,
             run,
@@ -1497,6 +1544,7 @@ impl Builder {
             timeline,
             next_steps: vec![],
             warnings,
+            script,
             artifacts,
             charts: vec![],
             previous: None,

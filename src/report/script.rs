@@ -1,0 +1,267 @@
+//! The drill script's part of the report (`report.json` `script`): each
+//! phase's budget planned against the time it took, the observation windows
+//! (`hold:`) with their invariants and the instant one broke, the lag budgets
+//! per data class, and the findings these produce: a phase over budget
+//! (warning, or failure with `over_budget: fail`), an invariant broken during
+//! a hold, a failed post phase, a lag budget breached. Built from the journal's
+//! events like the rest of the model.
+
+use crate::journal::EventKind;
+use crate::journal::event::Status;
+use super::model::rfc;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+pub struct ScriptInfo {
+    /// Phases with a budget, in the order they ran.
+    pub budgets: Vec<BudgetInfo>,
+    /// Observation windows, in the order they ran.
+    pub holds: Vec<HoldInfo>,
+    /// Lag budgets per data class (`lag_budgets:`), judged during the drill.
+    pub lag_budgets: Vec<LagBudgetInfo>,
+    /// What the script's checks found, in the order they were found.
+    pub findings: Vec<ScriptFinding>,
+}
+
+/// A phase's budget: planned against actual.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BudgetInfo {
+    pub phase: String,
+    pub kind: String,
+    pub budget_seconds: f64,
+    /// null when the phase never finished.
+    pub actual_seconds: Option<f64>,
+    /// within | over | unfinished
+    pub verdict: String,
+    /// Going over fails the drill (`over_budget: fail`).
+    pub fails: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct HoldInfo {
+    pub phase: String,
+    pub hold_seconds: f64,
+    pub invariants: Vec<String>,
+    pub started_at: String,
+    pub t: String,
+    /// passed | failed | cancelled | unfinished
+    pub status: String,
+    pub held_seconds: Option<f64>,
+    pub detail: Option<String>,
+    pub broken: Option<BrokenInvariant>,
+    /// Invariant state changes during the hold, in order.
+    pub changes: Vec<InvariantChange>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BrokenInvariant {
+    pub name: String,
+    /// The first failing check of the streak that broke it.
+    pub since: String,
+    pub t: String,
+    pub summary: String,
+    pub evidence: Value,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct InvariantChange {
+    pub at: String,
+    pub t: String,
+    pub name: String,
+    pub ok: bool,
+    pub summary: String,
+}
+
+/// One data class's lag budget and what the drill saw.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LagBudgetInfo {
+    pub class: String,
+    pub max_lag_seconds: f64,
+    /// alert | halt_cross_region_reads | warn
+    pub action: String,
+    /// The worst lag seen in any check, null when never measured.
+    pub worst_lag_seconds: Option<f64>,
+    /// The first instant it was over budget.
+    pub breached_at: Option<String>,
+    pub breached_t: Option<String>,
+    /// The phases it was judged in.
+    pub judged_in: Vec<String>,
+}
+
+/// Something the drill script's checks found.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ScriptFinding {
+    /// warning | failure
+    pub severity: String,
+    /// over_budget | invariant_broken | post_phase_failed | lag_budget_breached
+    pub kind: String,
+    pub phase: Option<String>,
+    pub at: String,
+    pub t: String,
+    pub message: String,
+}
+
+fn status_str(s: Status) -> &'static str {
+    match s {
+        Status::Passed => "passed",
+        Status::Failed => "failed",
+        Status::Skipped => "skipped",
+        Status::Cancelled => "cancelled",
+    }
+}
+
+impl ScriptInfo {
+    /// Take in one event; `t` turns an instant into the report's `T+` offset.
+    pub(super) fn feed(&mut self, ts: DateTime<Utc>, kind: &EventKind, t: &dyn Fn(DateTime<Utc>) -> String) {
+        match kind {
+            EventKind::PhaseStarted {
+                phase,
+                kind,
+                budget_seconds: Some(b),
+            } => self.budgets.push(BudgetInfo {
+                phase: phase.clone(),
+                kind: kind.clone(),
+                budget_seconds: *b,
+                actual_seconds: None,
+                verdict: "unfinished".into(),
+                fails: false,
+            }),
+            EventKind::PhaseFinished {
+                phase,
+                kind,
+                status,
+                detail,
+            } => {
+                if kind == "post" && *status == Status::Failed {
+                    self.findings.push(ScriptFinding {
+                        severity: "failure".into(),
+                        kind: "post_phase_failed".into(),
+                        phase: Some(phase.clone()),
+                        at: rfc(ts),
+                        t: t(ts),
+                        message: format!(
+                            "the system was not back to normal after the drill: {}",
+                            detail.as_deref().unwrap_or("a check failed")
+                        ),
+                    });
+                }
+            }
+            EventKind::BudgetExceeded {
+                phase,
+                budget_seconds,
+                actual_seconds,
+                fails,
+            } => {
+                if let Some(b) = self.budgets.iter_mut().rev().find(|b| b.phase == *phase) {
+                    b.fails = *fails;
+                }
+                self.findings.push(ScriptFinding {
+                    severity: if *fails { "failure" } else { "warning" }.into(),
+                    kind: "over_budget".into(),
+                    phase: Some(phase.clone()),
+                    at: rfc(ts),
+                    t: t(ts),
+                    message: format!(
+                        "phase `{phase}` took {} against a budget of {}",
+                        super::model::human_secs(*actual_seconds),
+                        super::model::human_secs(*budget_seconds)
+                    ),
+                });
+            }
+            EventKind::HoldStarted {
+                phase,
+                hold_seconds,
+                invariants,
+            } => self.holds.push(HoldInfo {
+                phase: phase.clone(),
+                hold_seconds: *hold_seconds,
+                invariants: invariants.clone(),
+                started_at: rfc(ts),
+                t: t(ts),
+                status: "unfinished".into(),
+                held_seconds: None,
+                detail: None,
+                broken: None,
+                changes: vec![],
+            }),
+            EventKind::InvariantState {
+                phase,
+                name,
+                ok,
+                summary,
+            } => {
+                if let Some(h) = self.holds.iter_mut().rev().find(|h| h.phase == *phase) {
+                    h.changes.push(InvariantChange {
+                        at: rfc(ts),
+                        t: t(ts),
+                        name: name.clone(),
+                        ok: *ok,
+                        summary: summary.clone(),
+                    });
+                }
+            }
+            EventKind::InvariantBroken {
+                phase,
+                name,
+                since,
+                summary,
+                evidence,
+            } => {
+                if let Some(h) = self.holds.iter_mut().rev().find(|h| h.phase == *phase) {
+                    h.broken = Some(BrokenInvariant {
+                        name: name.clone(),
+                        since: rfc(*since),
+                        t: t(*since),
+                        summary: summary.clone(),
+                        evidence: evidence.clone(),
+                    });
+                }
+                self.findings.push(ScriptFinding {
+                    severity: "failure".into(),
+                    kind: "invariant_broken".into(),
+                    phase: Some(phase.clone()),
+                    at: rfc(*since),
+                    t: t(*since),
+                    message: format!(
+                        "invariant `{name}` broke during the observation window: {summary}"
+                    ),
+                });
+            }
+            EventKind::HoldFinished {
+                phase,
+                status,
+                held_seconds,
+                detail,
+            } => {
+                if let Some(h) = self.holds.iter_mut().rev().find(|h| h.phase == *phase) {
+                    h.status = status_str(*status).into();
+                    h.held_seconds = Some(*held_seconds);
+                    h.detail = detail.clone();
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Fill in what only the end knows: each budgeted phase's actual duration.
+    pub(super) fn finish(&mut self, phases: &[super::model::PhaseInfo]) {
+        for b in &mut self.budgets {
+            let Some(actual) = phases
+                .iter()
+                .find(|p| p.name == b.phase)
+                .and_then(|p| p.duration_seconds)
+            else {
+                continue;
+            };
+            b.actual_seconds = Some(actual);
+            b.verdict = if actual > b.budget_seconds {
+                "over"
+            } else {
+                "within"
+            }
+            .into();
+        }
+    }
+}

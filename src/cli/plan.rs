@@ -89,10 +89,22 @@ pub fn render(pb: &crate::playbook::Playbook) -> String {
             let _ = writeln!(out, "  {k} = {v}");
         }
     }
+    let after_restore = "\nAfter the restore phase: anything still applied is undone automatically, newest first.";
+    let mut said_after_restore = false;
     for p in &pb.phases {
+        if p.kind == crate::playbook::PhaseKind::Post && !said_after_restore {
+            let _ = writeln!(out, "{after_restore}");
+            said_after_restore = true;
+        }
         let budget = p
             .budget
-            .map(|b| format!(", budget {b}"))
+            .map(|b| {
+                let over = match p.over_budget {
+                    crate::playbook::OverBudget::Warn => "a warning",
+                    crate::playbook::OverBudget::Fail => "a failure",
+                };
+                format!(", budget {b} (over budget is {over})")
+            })
             .unwrap_or_default();
         let _ = writeln!(
             out,
@@ -110,11 +122,35 @@ pub fn render(pb: &crate::playbook::Playbook) -> String {
                 step_lines(&mut out, s, &ctx, "    ");
             }
         }
+        if let Some(h) = p.hold {
+            let _ = writeln!(
+                out,
+                "  hold {h} after the steps and watches (observation window); invariants:"
+            );
+            for i in &p.invariants {
+                let _ = writeln!(
+                    out,
+                    "    - {}: broken when failing for {} (checked every {})",
+                    i.step.name, i.for_, i.every
+                );
+                for c in executor(&i.step.spec).plan(&ctx) {
+                    let _ = writeln!(out, "        call: {}", c.call);
+                }
+            }
+            if p.invariants.is_empty() {
+                let _ = writeln!(out, "    (none: a fixed wait)");
+            }
+        }
+        if p.kind == crate::playbook::PhaseKind::Post {
+            let _ = writeln!(
+                out,
+                "  (runs after restoration; checks only; a failure fails the drill, exit 1)"
+            );
+        }
     }
-    let _ = writeln!(
-        out,
-        "\nAfter the restore phase: anything still applied is undone automatically, newest first."
-    );
+    if !said_after_restore {
+        let _ = writeln!(out, "{after_restore}");
+    }
     if !pb.guardrails.is_empty() {
         let _ = writeln!(
             out,

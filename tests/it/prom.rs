@@ -15,7 +15,7 @@ use std::time::Duration;
 const BIN: &str = env!("CARGO_BIN_EXE_gameday");
 
 /// `gameday sim` on a free loopback port, ready.
-async fn sim(seed: u64) -> Proc {
+pub(crate) async fn sim(seed: u64) -> Proc {
     let seed = seed.to_string();
     let mut p = Proc::spawn(
         "gameday sim",
@@ -27,7 +27,7 @@ async fn sim(seed: u64) -> Proc {
 }
 
 /// The arguments of `gameday run` for the shipped drill against `sim_url`.
-fn drill_args(out: &Path, sim_url: &str, extra: &[(&str, String)]) -> Vec<String> {
+pub(crate) fn drill_args(out: &Path, sim_url: &str, extra: &[(&str, String)]) -> Vec<String> {
     let mut a: Vec<String> = vec![
         "run".into(),
         repo()
@@ -55,7 +55,7 @@ fn drill_args(out: &Path, sim_url: &str, extra: &[(&str, String)]) -> Vec<String
     a
 }
 
-fn gameday(args: &[String], lock_dir: &Path) -> Command {
+pub(crate) fn gameday(args: &[String], lock_dir: &Path) -> Command {
     let mut c = Command::new(BIN);
     c.args(args)
         .env("GAMEDAY_LOCK_DIR", lock_dir)
@@ -68,7 +68,7 @@ fn gameday(args: &[String], lock_dir: &Path) -> Command {
 }
 
 /// Run `gameday` to the end (on a blocking thread, so the test's servers keep serving).
-async fn run_gameday(args: Vec<String>, lock_dir: PathBuf) -> Output {
+pub(crate) async fn run_gameday(args: Vec<String>, lock_dir: PathBuf) -> Output {
     tokio::task::spawn_blocking(move || {
         gameday(&args, &lock_dir)
             .output()
@@ -78,12 +78,12 @@ async fn run_gameday(args: Vec<String>, lock_dir: PathBuf) -> Output {
     .expect("join")
 }
 
-fn run_dir_of(out: &Output) -> PathBuf {
+pub(crate) fn run_dir_of(out: &Output) -> PathBuf {
     let stdout = String::from_utf8_lossy(&out.stdout);
     PathBuf::from(stdout.lines().last().unwrap_or_default().trim())
 }
 
-fn journal(run_dir: &Path) -> Vec<Value> {
+pub(crate) fn journal(run_dir: &Path) -> Vec<Value> {
     std::fs::read_to_string(run_dir.join("journal.jsonl"))
         .unwrap_or_default()
         .lines()
@@ -91,7 +91,7 @@ fn journal(run_dir: &Path) -> Vec<Value> {
         .collect()
 }
 
-fn events<'a>(j: &'a [Value], kind: &str) -> Vec<&'a Value> {
+pub(crate) fn events<'a>(j: &'a [Value], kind: &str) -> Vec<&'a Value> {
     j.iter().filter(|e| e["event"] == kind).collect()
 }
 

@@ -221,6 +221,8 @@ pub enum WindowFunction {
     Max,
     /// Mean of every sample of every series.
     Avg,
+    /// Increase of a counter per second of the window (`increase` / seconds).
+    Rate,
 }
 
 impl WindowFunction {
@@ -230,6 +232,7 @@ impl WindowFunction {
             WindowFunction::Min => "min",
             WindowFunction::Max => "max",
             WindowFunction::Avg => "avg",
+            WindowFunction::Rate => "rate",
         }
     }
 }
@@ -253,6 +256,40 @@ pub struct PrometheusWindowSpec {
     /// Sample step of the range query (default: the scrape interval).
     #[serde(default)]
     pub step: Option<Positive>,
+    /// Compare with the same function over a window before the isolation.
+    #[serde(default)]
+    pub baseline: Option<BaselineSpec>,
+    /// With `baseline`: the value may be at most the baseline times this.
+    #[serde(default)]
+    pub max_ratio: Option<f64>,
+    /// With `baseline`: the value may be at most the baseline plus this.
+    /// With both, the larger allowance applies (a ratio means little over a baseline near 0).
+    #[serde(default)]
+    pub max_increase: Option<f64>,
+}
+
+/// The window a baseline is measured over: a phase (`window: precheck`), or
+/// the `duration` before a marker (`before: isolated, duration: 1h`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BaselineSpec {
+    #[serde(default)]
+    pub window: Option<String>,
+    #[serde(default)]
+    pub before: Option<String>,
+    #[serde(default)]
+    pub duration: Option<Positive>,
+}
+
+impl BaselineSpec {
+    /// In words, for plans and reports.
+    pub fn describe(&self) -> String {
+        match (&self.window, &self.before, &self.duration) {
+            (Some(w), _, _) => format!("phase `{w}`"),
+            (None, Some(m), Some(d)) => format!("the {d} before marker `{m}`"),
+            _ => "an incomplete baseline".into(),
+        }
+    }
 }
 
 /// One chart's query.
@@ -287,6 +324,62 @@ pub fn valid_chart_name(name: &str) -> bool {
         && name
             .bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
+}
+
+/// What is wrong with a window's baseline and its judgement, if anything.
+fn baseline_problem(
+    w: &PrometheusWindowSpec,
+    phases: &[&str],
+    markers: &[&str],
+) -> Option<(String, String)> {
+    let Some(b) = &w.baseline else {
+        return Some((
+            "`max_ratio` and `max_increase` compare with a baseline, but there is no `baseline:`".into(),
+            "add `baseline: { window: precheck }` or `baseline: { before: isolated, duration: 1h }`".into(),
+        ));
+    };
+    if w.max_ratio.is_none() && w.max_increase.is_none() {
+        return Some((
+            "`baseline:` needs a judgement: `max_ratio` or `max_increase` (or both)".into(),
+            "for example `max_ratio: 2` (at most twice the baseline)".into(),
+        ));
+    }
+    if w.expect.is_some() {
+        return Some((
+            "`expect` and a baseline judgement cannot be combined".into(),
+            "keep `max_ratio`/`max_increase`, or drop `baseline:` and use `expect`".into(),
+        ));
+    }
+    if w.max_ratio.is_some_and(|r| !(r.is_finite() && r > 0.0))
+        || w.max_increase.is_some_and(|i| !(i.is_finite() && i >= 0.0))
+    {
+        return Some((
+            "`max_ratio` must be above 0 and `max_increase` at least 0".into(),
+            "for example `max_ratio: 2` or `max_increase: 0.001`".into(),
+        ));
+    }
+    match (&b.window, &b.before, &b.duration) {
+        (Some(win), None, None) if !phases.contains(&win.as_str()) => Some((
+            format!("baseline window `{win}` is not a phase of this playbook"),
+            match crate::diag::did_you_mean(win, phases.iter().copied()) {
+                Some(x) => format!("did you mean `{x}`?"),
+                None => format!("phases here are: {}", phases.join(", ")),
+            },
+        )),
+        (Some(_), None, None) => None,
+        (None, Some(m), Some(_)) if !markers.contains(&m.as_str()) => Some((
+            format!("baseline before marker `{m}`, which no step sets"),
+            match crate::diag::did_you_mean(m, markers.iter().copied()) {
+                Some(x) => format!("did you mean `{x}`?"),
+                None => "name a marker set with `mark:`, such as `isolated`".into(),
+            },
+        )),
+        (None, Some(_), Some(_)) => None,
+        _ => Some((
+            "`baseline:` needs either `window:` (a phase) or `before:` (a marker) with `duration:`".into(),
+            "for example `baseline: { window: precheck }` or `baseline: { before: isolated, duration: 1h }`".into(),
+        )),
+    }
 }
 
 /// Cross-checks of the Prometheus step kinds against the rest of the
@@ -325,6 +418,12 @@ pub fn validate(
                     "add `prometheus: { url: http://HOST:9090 }` at the top of the playbook".into(),
                 ),
             ));
+        }
+        if let StepSpec::PrometheusWindow(w) = &s.spec
+            && (w.baseline.is_some() || w.max_ratio.is_some() || w.max_increase.is_some())
+            && let Some((msg, hint)) = baseline_problem(w, &phases, &markers)
+        {
+            out.push((s.pos, format!("step `{}`: {msg}", s.name), Some(hint)));
         }
         match &s.spec {
             StepSpec::Alert(a) => {

@@ -18,6 +18,7 @@
 //! `for`, or Alertmanager's `startsAt`). The engine journals both that
 //! instant and the moment the poll noticed.
 
+mod baseline;
 pub mod client;
 
 use super::{Outcome, PlanCtx, PlannedCall, Refined, Step, StepCtx, StepError};
@@ -771,7 +772,8 @@ pub fn window_value(f: WindowFunction, series: &[client::Series], start: f64) ->
             .collect()
     };
     match f {
-        WindowFunction::Increase => {
+        // For `rate` the caller divides by the window's length (`baseline::value_over`).
+        WindowFunction::Increase | WindowFunction::Rate => {
             if series.is_empty() {
                 return None;
             }
@@ -797,9 +799,13 @@ pub fn window_value(f: WindowFunction, series: &[client::Series], start: f64) ->
 }
 
 /// A range-query step no finer than `want` that keeps under Prometheus's point limit.
+/// Whole milliseconds, rounded up: servers parse the step to milliseconds,
+/// and a step rounded down would exceed the limit (an hour's window at 250 ms).
 fn range_step(start: f64, end: f64, want: f64) -> f64 {
-    want.max((end - start) / (client::MAX_POINTS - 1.0))
-        .max(0.001)
+    let step = want
+        .max((end - start) / (client::MAX_POINTS - 1.0))
+        .max(0.001);
+    (step * 1000.0).ceil() / 1000.0
 }
 
 impl PrometheusWindowSpec {
@@ -848,13 +854,19 @@ impl Step for PrometheusWindowSpec {
     fn plan(&self, ctx: &PlanCtx) -> Vec<PlannedCall> {
         vec![PlannedCall {
             call: format!(
-                "{} of PromQL `{}` over {}{} on {}",
+                "{} of PromQL `{}` over {}{}{} on {}",
                 self.function.as_str(),
                 self.expr,
                 self.describe(),
                 self.expect
                     .as_ref()
                     .map_or(String::new(), |e| format!(", expect {e}")),
+                self.baseline.as_ref().map_or(String::new(), |b| format!(
+                    ", against its baseline over {} (max_ratio {}, max_increase {})",
+                    b.describe(),
+                    self.max_ratio.map_or("—".into(), crate::report::model::trim_num),
+                    self.max_increase.map_or("—".into(), crate::report::model::trim_num),
+                )),
                 prom_url(ctx.playbook)
             ),
             undo: None,
@@ -876,7 +888,7 @@ impl Step for PrometheusWindowSpec {
             .map_err(|e| at_step(ctx, e))?;
         clients.server_warnings(ctx, &self.expr, &ans.warnings);
         let (series, _) = ans.data;
-        let value = window_value(self.function, &series, start);
+        let value = baseline::value_over(self.function, &series, start, end);
         let f = self.function.as_str();
         let span = format!(
             "{} ({} – {}{})",
@@ -885,7 +897,7 @@ impl Step for PrometheusWindowSpec {
             fmt_time(prom.to_ours(end)),
             if w.end.is_none() { ", so far" } else { "" }
         );
-        let evidence = json!({
+        let mut evidence = json!({
             "query": self.expr,
             "function": f,
             "window": {"name": w.name, "start": w.start, "end": prom.to_ours(end)},
@@ -899,6 +911,18 @@ impl Step for PrometheusWindowSpec {
                     .with_evidence(evidence),
             );
         };
+        if let Some(b) = &self.baseline {
+            let j = baseline::judge(self, b, &prom, ctx, v).await?;
+            evidence["baseline"] = j.evidence;
+            let verdict = if j.ok { "holds" } else { "ABOVE BASELINE" };
+            return Ok(Outcome {
+                ok: j.ok,
+                value: Some(v),
+                summary: format!("{f} {} over {span}; {} ({verdict})", fmt_num(v), j.summary),
+                evidence,
+                refined: None,
+            });
+        }
         let ok = self.expect.as_ref().is_none_or(|c| c.holds(v));
         let summary = match &self.expect {
             Some(c) if ok => format!("{f} {} over {span} (holds {c})", fmt_num(v)),

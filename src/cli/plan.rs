@@ -89,7 +89,8 @@ pub fn render(pb: &crate::playbook::Playbook) -> String {
             let _ = writeln!(out, "  {k} = {v}");
         }
     }
-    let after_restore = "\nAfter the restore phase: anything still applied is undone automatically, newest first.";
+    let after_restore =
+        "\nAfter the restore phase: anything still applied is undone automatically, newest first.";
     let mut said_after_restore = false;
     for p in &pb.phases {
         if p.kind == crate::playbook::PhaseKind::Post && !said_after_restore {

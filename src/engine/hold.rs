@@ -30,7 +30,11 @@ pub(super) async fn hold(phase: &Phase, ctx: &StepCtx, cancel: &Cancel) -> Optio
     let _ = events.emit(EventKind::HoldStarted {
         phase: phase.name.clone(),
         hold_seconds: length.as_secs_f64(),
-        invariants: phase.invariants.iter().map(|i| i.step.name.clone()).collect(),
+        invariants: phase
+            .invariants
+            .iter()
+            .map(|i| i.step.name.clone())
+            .collect(),
     });
     let started = Instant::now();
     let mut checks = tokio::task::JoinSet::new();

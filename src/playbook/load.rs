@@ -993,7 +993,9 @@ fn build_phase(b: &mut Builder<'_>, node: &Node) -> Option<Phase> {
         b.at(
             pos,
             "a phase with `invariants:` needs `hold:`",
-            Some("invariants are checked during the observation window, such as `hold: 20m`".into()),
+            Some(
+                "invariants are checked during the observation window, such as `hold: 20m`".into(),
+            ),
         );
     }
     Some(Phase {
@@ -1200,9 +1202,11 @@ fn validate(b: &mut Builder<'_>, pb: &Playbook) {
             }
         }
         if p.kind == PhaseKind::Post {
-            for s in p.steps.iter().filter(|s| {
-                matches!(s.spec.effect(), Effect::Mutating { .. })
-            }) {
+            for s in p
+                .steps
+                .iter()
+                .filter(|s| matches!(s.spec.effect(), Effect::Mutating { .. }))
+            {
                 b.at(
                     s.pos,
                     format!(

@@ -28,8 +28,9 @@ pub enum PhaseKind {
 }
 
 impl PhaseKind {
-    pub const NAMES: &'static [&'static str] =
-        &["precheck", "isolate", "observe", "validate", "restore", "post"];
+    pub const NAMES: &'static [&'static str] = &[
+        "precheck", "isolate", "observe", "validate", "restore", "post",
+    ];
 
     pub fn parse(s: &str) -> Option<PhaseKind> {
         Some(match s {

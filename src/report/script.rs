@@ -6,9 +6,9 @@
 //! a hold, a failed post phase, a lag budget breached. Built from the journal's
 //! events like the rest of the model.
 
+use super::model::rfc;
 use crate::journal::EventKind;
 use crate::journal::event::Status;
-use super::model::rfc;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -21,6 +21,9 @@ pub struct ScriptInfo {
     pub holds: Vec<HoldInfo>,
     /// Lag budgets per data class (`lag_budgets:`), judged during the drill.
     pub lag_budgets: Vec<LagBudgetInfo>,
+    /// Values judged against a baseline taken before the isolation.
+    #[serde(default)]
+    pub baselines: Vec<BaselineInfo>,
     /// What the script's checks found, in the order they were found.
     pub findings: Vec<ScriptFinding>,
 }
@@ -74,6 +77,24 @@ pub struct InvariantChange {
     pub summary: String,
 }
 
+/// A window's value against its baseline (`prometheus-window` with `baseline:`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BaselineInfo {
+    pub step: String,
+    pub phase: String,
+    pub function: String,
+    pub window: String,
+    pub value: Option<f64>,
+    pub baseline_window: String,
+    pub baseline: Option<f64>,
+    /// value / baseline; null when the baseline is 0.
+    pub ratio: Option<f64>,
+    /// The most the value could be and hold.
+    pub allowance: Option<f64>,
+    /// passed | failed
+    pub status: String,
+}
+
 /// One data class's lag budget and what the drill saw.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct LagBudgetInfo {
@@ -114,7 +135,12 @@ fn status_str(s: Status) -> &'static str {
 
 impl ScriptInfo {
     /// Take in one event; `t` turns an instant into the report's `T+` offset.
-    pub(super) fn feed(&mut self, ts: DateTime<Utc>, kind: &EventKind, t: &dyn Fn(DateTime<Utc>) -> String) {
+    pub(super) fn feed(
+        &mut self,
+        ts: DateTime<Utc>,
+        kind: &EventKind,
+        t: &dyn Fn(DateTime<Utc>) -> String,
+    ) {
         match kind {
             EventKind::PhaseStarted {
                 phase,
@@ -147,6 +173,28 @@ impl ScriptInfo {
                         ),
                     });
                 }
+            }
+            EventKind::StepFinished {
+                phase,
+                step,
+                status,
+                evidence,
+                ..
+            } if evidence.get("baseline").is_some_and(Value::is_object) => {
+                let b = &evidence["baseline"];
+                let name = |v: &Value| v["name"].as_str().unwrap_or_default().to_string();
+                self.baselines.push(BaselineInfo {
+                    step: step.clone(),
+                    phase: phase.clone(),
+                    function: evidence["function"].as_str().unwrap_or_default().into(),
+                    window: name(&evidence["window"]),
+                    value: evidence["value"].as_f64(),
+                    baseline_window: name(&b["window"]),
+                    baseline: b["value"].as_f64(),
+                    ratio: b["ratio"].as_f64(),
+                    allowance: b["allowance"].as_f64(),
+                    status: status_str(*status).into(),
+                });
             }
             EventKind::BudgetExceeded {
                 phase,

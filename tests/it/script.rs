@@ -76,6 +76,7 @@ fn validate_refuses_changes_in_a_post_phase_and_invariants_that_are_not_checks()
     let p = flag_playbook(
         tmp.path(),
         r#"  - kind: observe
+    hold: 1s
     invariants:
       - { name: touch it, kind: shell, argv: [touch, x], undo: { argv: [rm, x] } }"#,
         r#"  - kind: post
@@ -96,14 +97,24 @@ fn validate_refuses_changes_in_a_post_phase_and_invariants_that_are_not_checks()
         err.contains("step `raise it again` is a `shell` step that changes something; the post phase only checks"),
         "{err}"
     );
-    assert!(err.contains(":27:"), "points at the step's line: {err}");
+    assert!(err.contains("drill.yaml:26:"), "points at the step: {err}");
     assert!(
         err.contains("invariant `touch it` is a `shell` step; invariants must be read-only checks"),
         "{err}"
     );
+    // Invariants are checked during a hold, so they need one.
+    let no_hold = tmp.path().join("no-hold.yaml");
+    std::fs::write(
+        &no_hold,
+        "name: x\nphases:\n  - kind: observe\n    invariants:\n      - { name: up, kind: shell, read_only: true, argv: [\"true\"] }\n",
+    )
+    .unwrap();
+    let (out, _d) = Gd::new(&["validate", no_hold.to_str().unwrap()]).run();
+    assert_eq!(out.status.code(), Some(2));
     assert!(
-        err.contains("a phase with `invariants:` needs `hold:`"),
-        "{err}"
+        stderr(&out).contains("no-hold.yaml:3:5: error: a phase with `invariants:` needs `hold:`"),
+        "{}",
+        stderr(&out)
     );
     // A post phase must come after restore.
     let bad_order = tmp.path().join("order.yaml");
@@ -252,7 +263,10 @@ fn an_invariant_breaking_mid_hold_fails_the_phase_with_the_instant_and_evidence(
     assert_eq!(broken["name"], "nothing broke");
     let since = chrono::DateTime::parse_from_rfc3339(broken["since"].as_str().unwrap()).unwrap();
     let lag = (since.with_timezone(&chrono::Utc) - broke_at).num_milliseconds();
-    assert!((0..1000).contains(&lag), "broke {lag} ms after the file appeared");
+    assert!(
+        (0..1000).contains(&lag),
+        "broke {lag} ms after the file appeared"
+    );
     assert!(broken["evidence"].is_object(), "{broken}");
     assert!(findings(&r).iter().any(|f| f["kind"] == "invariant_broken"));
     let md = std::fs::read_to_string(dir.join("report.md")).unwrap();
@@ -358,8 +372,8 @@ fn assert_cause(run_dir: &Path, kind: &str, needle: &str) {
     assert_eq!(r["restoration"]["status"], "restored");
     let f = findings(&r);
     assert!(
-        f.iter().any(|f| f["kind"] == kind
-            && f["message"].as_str().unwrap_or("").contains(needle)),
+        f.iter()
+            .any(|f| f["kind"] == kind && f["message"].as_str().unwrap_or("").contains(needle)),
         "no {kind} finding naming {needle:?}: {f:#?}"
     );
     let md = std::fs::read_to_string(run_dir.join("report.md")).unwrap();

@@ -38,7 +38,10 @@ pub(super) struct Judged {
 }
 
 /// The baseline window on our clock.
-fn span(b: &BaselineSpec, ctx: &StepCtx) -> Result<(DateTime<Utc>, DateTime<Utc>, String), StepError> {
+fn span(
+    b: &BaselineSpec,
+    ctx: &StepCtx,
+) -> Result<(DateTime<Utc>, DateTime<Utc>, String), StepError> {
     if let (Some(m), Some(d)) = (&b.before, &b.duration) {
         let at = ctx
             .markers

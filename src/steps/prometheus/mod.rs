@@ -864,8 +864,10 @@ impl Step for PrometheusWindowSpec {
                 self.baseline.as_ref().map_or(String::new(), |b| format!(
                     ", against its baseline over {} (max_ratio {}, max_increase {})",
                     b.describe(),
-                    self.max_ratio.map_or("—".into(), crate::report::model::trim_num),
-                    self.max_increase.map_or("—".into(), crate::report::model::trim_num),
+                    self.max_ratio
+                        .map_or("—".into(), crate::report::model::trim_num),
+                    self.max_increase
+                        .map_or("—".into(), crate::report::model::trim_num),
                 )),
                 prom_url(ctx.playbook)
             ),

@@ -9,6 +9,7 @@
 
 pub mod exec;
 pub mod exit;
+pub mod guard;
 pub mod guardrails;
 pub mod lock;
 pub mod metrics;

@@ -29,6 +29,8 @@ const TOP_KEYS: &[&str] = &[
     "owner",
     "unattended",
     "deadline",
+    "lease",
+    "notify",
     "vars",
     "secrets",
     "prometheus",
@@ -325,6 +327,10 @@ struct Header {
     #[serde(default)]
     deadline: Option<Positive>,
     #[serde(default)]
+    lease: Option<Positive>,
+    #[serde(default)]
+    notify: Vec<super::notify::NotifyTarget>,
+    #[serde(default)]
     prometheus: Option<spec::prometheus::ApiConnection>,
     #[serde(default)]
     alertmanager: Option<spec::prometheus::ApiConnection>,
@@ -423,6 +429,9 @@ struct EnvFile {
     /// Overrides the playbook's `aws:` field by field.
     #[serde(default)]
     aws: Option<spec::aws::AwsConn>,
+    /// Webhooks added to the playbook's `notify:`.
+    #[serde(default)]
+    notify: Vec<super::notify::NotifyTarget>,
 }
 
 /// What an environment file sets.
@@ -431,6 +440,7 @@ pub struct EnvValues {
     pub name: String,
     pub vars: BTreeMap<String, String>,
     pub aws: Option<spec::aws::AwsConn>,
+    pub notify: Vec<super::notify::NotifyTarget>,
 }
 
 /// Load an environment file: `name:`, `vars:` (values override playbook
@@ -455,6 +465,7 @@ pub fn load_env_file(path: &Path) -> Result<EnvValues, Vec<Diagnostic>> {
                 name,
                 vars: e.vars,
                 aws: e.aws,
+                notify: e.notify,
             })
         }
         _ => Err(b.diags),
@@ -530,6 +541,7 @@ pub fn load_str(file: &str, src: String, opts: &LoadOptions) -> Result<Loaded, V
     }
     let mut environment = "default".to_string();
     let mut env_aws = None;
+    let mut env_notify = vec![];
     let mut env_only: BTreeMap<String, String> = BTreeMap::new();
     let mut values: BTreeMap<String, String> = declared
         .iter()
@@ -537,7 +549,13 @@ pub fn load_str(file: &str, src: String, opts: &LoadOptions) -> Result<Loaded, V
         .collect();
     if let Some(env_path) = &opts.env_file {
         match load_env_file(env_path) {
-            Ok(EnvValues { name, vars, aws }) => {
+            Ok(EnvValues {
+                name,
+                vars,
+                aws,
+                notify,
+            }) => {
+                env_notify = notify;
                 environment = name;
                 env_aws = aws;
                 // Environment files are shared by several drills: vars a
@@ -779,6 +797,8 @@ pub fn load_str(file: &str, src: String, opts: &LoadOptions) -> Result<Loaded, V
         owner: None,
         unattended: false,
         deadline: None,
+        lease: None,
+        notify: vec![],
         prometheus: None,
         alertmanager: None,
         aws: None,
@@ -790,6 +810,10 @@ pub fn load_str(file: &str, src: String, opts: &LoadOptions) -> Result<Loaded, V
         owner: header.owner,
         unattended: header.unattended,
         deadline: header.deadline,
+        lease: header
+            .lease
+            .unwrap_or(Positive(Duration::from_secs(30))),
+        notify: header.notify.into_iter().chain(env_notify).collect(),
         environment,
         vars: values,
         connections: Connections {

@@ -72,6 +72,10 @@ pub struct Playbook {
     pub unattended: bool,
     /// The whole drill must finish (restoration starts) by then.
     pub deadline: Option<Positive>,
+    /// How long the runner may go without a heartbeat before its guard restores (default 30 s).
+    pub lease: Positive,
+    /// Webhooks told about the run (`notify:`; URLs are secrets, read from env or file).
+    pub notify: Vec<super::notify::NotifyTarget>,
     /// The environment the values came from (`--env` file name), or `default`.
     pub environment: String,
     /// Var values after defaults, environment file and `--var` (secrets excluded).
@@ -208,6 +212,8 @@ impl Playbook {
             owner: None,
             unattended: true,
             deadline: None,
+            lease: Positive(std::time::Duration::from_secs(30)),
+            notify: vec![],
             environment: "default".into(),
             vars: BTreeMap::new(),
             connections: Connections::default(),

@@ -7,6 +7,7 @@ mod support;
 mod aws;
 mod data;
 mod engine;
+mod guard;
 mod prom;
 mod report;
 mod sim;

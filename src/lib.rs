@@ -5,6 +5,7 @@ pub mod cli;
 pub mod diag;
 pub mod engine;
 pub mod journal;
+pub mod notify;
 pub mod playbook;
 pub mod report;
 pub mod sim;

@@ -297,6 +297,13 @@ pub async fn restore_run_dir_by(run_dir: &Path, quiet: bool, by: Restorer) -> i3
             return super::exit::RESTORE_FAILED;
         }
     };
+    let notifier = match &by {
+        Restorer::Guard { .. } => {
+            let (targets, drill, environment) = crate::notify::targets_from_journal(&read.events);
+            crate::notify::Notifier::start(&targets, &journal, run_dir, &drill, &environment)
+        }
+        Restorer::Command => None,
+    };
     let (by_name, reason, who) = match &by {
         Restorer::Command => (None, None, "gameday restore".to_string()),
         Restorer::Guard { reason } => (
@@ -353,6 +360,9 @@ pub async fn restore_run_dir_by(run_dir: &Path, quiet: bool, by: Restorer) -> i3
     let _ = journal.emit(EventKind::RestoreFinished {
         still_applied: left.clone(),
     });
+    if let Some(n) = notifier {
+        n.finish(Duration::from_secs(10)).await;
+    }
     if left.is_empty() {
         if !quiet {
             eprintln!("gameday: restored: everything the drill applied is undone.");

@@ -124,6 +124,8 @@ pub async fn run_drill(loaded: Loaded, opts: RunOptions) -> Result<RunSummary, S
     for o in &opts.observers {
         journal.add_observer(o.clone());
     }
+    let notifier =
+        crate::notify::Notifier::start(&pb.notify, &journal, &run_dir, &pb.name, &pb.environment);
     let run_id = run_dir
         .file_name()
         .map(|s| s.to_string_lossy().into_owned())
@@ -300,6 +302,9 @@ pub async fn run_drill(loaded: Loaded, opts: RunOptions) -> Result<RunSummary, S
         still_applied: still_applied.clone(),
     });
     let _ = journal.sync();
+    if let Some(n) = notifier {
+        n.finish(std::time::Duration::from_secs(10)).await;
+    }
     sig_task.abort();
     if let Some(h) = heartbeat {
         h.abort();

@@ -810,9 +810,7 @@ pub fn load_str(file: &str, src: String, opts: &LoadOptions) -> Result<Loaded, V
         owner: header.owner,
         unattended: header.unattended,
         deadline: header.deadline,
-        lease: header
-            .lease
-            .unwrap_or(Positive(Duration::from_secs(30))),
+        lease: header.lease.unwrap_or(Positive(Duration::from_secs(30))),
         notify: header.notify.into_iter().chain(env_notify).collect(),
         environment,
         vars: values,
@@ -1023,7 +1021,32 @@ fn build_step(
         return None;
     };
     let kind = kind_node.as_str().to_string();
-    let rest = subset(m, |k| !is_common(k));
+    let mut rest = subset(m, |k| !is_common(k));
+    // `unattended: { check: STEP }` of a manual step: a nested step, built
+    // like any other; the spec sees `unattended: check`.
+    let mut check_step = None;
+    if kind == "manual"
+        && let Some(u) = m.get_node("unattended")
+        && let Some(um) = u.as_mapping()
+    {
+        b.check_keys(um, &["check"], "`unattended`");
+        match um.get_node("check") {
+            Some(c) => check_step = build_step(b, c, false).map(|(s, _, _)| Box::new(s)),
+            None => b.at(
+                pos_of(um.span()),
+                "`unattended` is `confirm`, `refuse` or `check: STEP`",
+                None,
+            ),
+        }
+        if let Some(rm) = rest.as_mapping() {
+            let mut rm = rm.clone();
+            rm.insert(
+                MarkedScalarNode::new(*um.span(), "unattended"),
+                Node::from(MarkedScalarNode::new(*um.span(), "check")),
+            );
+            rest = Node::from(rm);
+        }
+    }
     let extra: Vec<&str> = STEP_COMMON
         .iter()
         .chain(if guard { GUARD_EXTRA } else { &[] })
@@ -1041,6 +1064,10 @@ fn build_step(
                 Some(hint),
             );
             None
+        }
+        Some(Ok(StepSpec::Manual(mut ms))) => {
+            ms.check = check_step;
+            Some(StepSpec::Manual(ms))
         }
         Some(Ok(s)) => Some(s),
         Some(Err(e)) => {
@@ -1078,6 +1105,22 @@ fn build_step(
 
 /// Cross-cutting checks on a playbook that parsed.
 fn validate(b: &mut Builder<'_>, pb: &Playbook) {
+    for (_, s) in pb.all_steps() {
+        if let StepSpec::Manual(m) = &s.spec
+            && let Some(c) = &m.check
+            && c.spec.effect() != spec::Effect::ReadOnly
+        {
+            b.at(
+                c.pos,
+                format!(
+                    "the unattended check of manual step `{}` is a `{}` step; it must be a read-only check",
+                    s.name,
+                    c.spec.kind()
+                ),
+                Some("use a check such as `http` (GET), `prometheus`, `postgres-query` or a `shell` step with `read_only: true`".into()),
+            );
+        }
+    }
     use super::spec::Effect;
     // Phase order follows the drill script; restore comes last.
     let mut last: Option<PhaseKind> = None;
@@ -1263,40 +1306,56 @@ fn validate(b: &mut Builder<'_>, pb: &Playbook) {
 
 impl Loaded {
     /// Problems with running this playbook unattended (no TTY, or
-    /// `--non-interactive`): manual steps need `unattended: true` and `--yes`.
+    /// `--non-interactive`), decided per manual step by its `unattended:`
+    /// rule: `refuse` refuses the run; `check:` needs nothing; `confirm` (or
+    /// no rule) needs `unattended: true` in the playbook and `--yes`. A
+    /// manual step in the restore phase must say which rule applies: there,
+    /// a blind confirmation can leave production half-restored.
     pub fn check_unattended(&self, yes: bool) -> Vec<Diagnostic> {
+        use spec::manual::UnattendedRule;
         let pb = &self.playbook;
         let mut out = vec![];
-        for (_, s) in pb.all_steps() {
+        for (phase, s) in pb.all_steps() {
             let StepSpec::Manual(m) = &s.spec else {
                 continue;
             };
-            let (msg, hint) = if !pb.unattended {
-                (
+            let needs = format!(
+                "manual step `{}` needs a person, and this run is unattended",
+                s.name
+            );
+            let restoring = phase.is_some_and(|p| p.kind == PhaseKind::Restore);
+            let (msg, hint) = match m.unattended {
+                Some(UnattendedRule::Refuse) => (
                     format!(
-                        "manual step `{}` needs a person, and this run is unattended",
+                        "manual step `{}` says `unattended: refuse`: this drill cannot run unattended",
                         s.name
                     ),
-                    "run it from a terminal, or set `unattended: true` in the playbook if the step may be confirmed automatically, and pass --yes",
-                )
-            } else if !yes {
-                (
+                    "run it from a terminal with someone to answer; nothing was changed".to_string(),
+                ),
+                Some(UnattendedRule::Check) => continue,
+                None if restoring => (
                     format!(
-                        "manual step `{}` needs a person, and this run is unattended",
+                        "manual step `{}` in the restore phase has no `unattended:` rule",
                         s.name
                     ),
-                    "pass --yes to confirm manual steps automatically (the journal records that they were)",
-                )
-            } else if m.input.is_some() && m.default.is_none() {
-                (
+                    "say what happens when nobody is there: `unattended: confirm` (--yes stands for the person), `refuse`, or `unattended: { check: STEP }` with a read-only step that proves it was done".to_string(),
+                ),
+                _ if !pb.unattended => (
+                    needs,
+                    "run it from a terminal, or set `unattended: true` in the playbook if the step may be confirmed automatically, and pass --yes".to_string(),
+                ),
+                _ if !yes => (
+                    needs,
+                    "pass --yes to confirm manual steps automatically (the journal records that they were)".to_string(),
+                ),
+                _ if m.input.is_some() && m.default.is_none() => (
                     format!(
                         "manual step `{}` asks for an answer and has no `default` for unattended runs",
                         s.name
                     ),
-                    "add `default:` with the answer to record when nobody is there",
-                )
-            } else {
-                continue;
+                    "add `default:` with the answer to record when nobody is there".to_string(),
+                ),
+                _ => continue,
             };
             out.push(
                 Diagnostic::at(&pb.path, &self.source, s.pos.line, s.pos.col, msg).with_hint(hint),

@@ -3,6 +3,7 @@
 //! guard with nobody acting; a run that ends normally stops its guard.
 
 use crate::cli::*;
+use crate::support::webhook::Receiver;
 use nix::sys::signal::Signal;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -17,7 +18,9 @@ fn journal(dir: &Path) -> String {
 fn guard_pid(dir: &Path) -> Option<u32> {
     journal(dir).lines().find_map(|l| {
         let v: serde_json::Value = serde_json::from_str(l).ok()?;
-        (v["event"] == "guard_started").then(|| v["pid"].as_u64())?.map(|p| p as u32)
+        (v["event"] == "guard_started")
+            .then(|| v["pid"].as_u64())?
+            .map(|p| p as u32)
     })
 }
 
@@ -35,7 +38,11 @@ fn alive(pid: u32) -> bool {
 /// hello.yaml with `lease:` set, in `tmp`.
 fn hello_with_lease(tmp: &Path, lease: &str) -> PathBuf {
     let src = std::fs::read_to_string(repo().join("drills/examples/hello.yaml")).unwrap();
-    let src = src.replacen("deadline: 10m\n", &format!("deadline: 10m\nlease: {lease}\n"), 1);
+    let src = src.replacen(
+        "deadline: 10m\n",
+        &format!("deadline: 10m\nlease: {lease}\n"),
+        1,
+    );
     assert!(src.contains("lease:"));
     let p = tmp.join("hello-lease.yaml");
     std::fs::write(&p, src).unwrap();
@@ -44,6 +51,15 @@ fn hello_with_lease(tmp: &Path, lease: &str) -> PathBuf {
 
 /// Start a long hello drill (with its guard) and wait for the observation window.
 fn start(playbook: &Path, flag: &Path) -> (std::process::Child, tempfile::TempDir, PathBuf) {
+    start_with(playbook, flag, &[], |_| {})
+}
+
+fn start_with(
+    playbook: &Path,
+    flag: &Path,
+    extra: &[&str],
+    env: impl FnOnce(&mut std::process::Command),
+) -> (std::process::Child, tempfile::TempDir, PathBuf) {
     let mut gd = Gd::new(&[
         "run",
         playbook.to_str().unwrap(),
@@ -53,7 +69,10 @@ fn start(playbook: &Path, flag: &Path) -> (std::process::Child, tempfile::TempDi
         "observe_for=60s",
     ]);
     let out_dir = gd.out_dir();
-    gd.cmd.args(["--out", out_dir.to_str().unwrap()]);
+    gd.cmd
+        .args(["--out", out_dir.to_str().unwrap()])
+        .args(extra);
+    env(&mut gd.cmd);
     let (child, d) = gd.spawn();
     wait_until(LIMIT, "the observe phase", || {
         journal_has(&out_dir, "\"phase\":\"observe\"")
@@ -66,7 +85,14 @@ fn start(playbook: &Path, flag: &Path) -> (std::process::Child, tempfile::TempDi
 fn a_runner_killed_during_observation_is_restored_by_its_guard_within_the_lease() {
     let tmp = tempfile::tempdir().unwrap();
     let flag = tmp.path().join("flag");
-    let (mut child, _d, dir) = start(&repo().join("drills/examples/hello.yaml"), &flag);
+    let hooks = Receiver::start();
+    let env = crate::notify::env_file(tmp.path());
+    let (mut child, _d, dir) = start_with(
+        &repo().join("drills/examples/hello.yaml"),
+        &flag,
+        &["--env", env.to_str().unwrap()],
+        |cmd| crate::notify::hook_env(cmd, &hooks),
+    );
     let guard = guard_pid(&dir).expect("guard_started is journaled with the guard's pid");
     assert!(alive(guard), "the guard runs beside the runner");
 
@@ -74,9 +100,11 @@ fn a_runner_killed_during_observation_is_restored_by_its_guard_within_the_lease(
     let killed = Instant::now();
     let _ = child.wait();
     // The default lease is 30 s: restored within the lease + 5 s.
-    wait_until(Duration::from_secs(35), "the guard to remove the flag", || {
-        !flag.exists()
-    });
+    wait_until(
+        Duration::from_secs(35),
+        "the guard to remove the flag",
+        || !flag.exists(),
+    );
     eprintln!("restored {:?} after the kill", killed.elapsed());
     wait_until(LIMIT, "the guard to exit", || !alive(guard));
 
@@ -92,10 +120,37 @@ fn a_runner_killed_during_observation_is_restored_by_its_guard_within_the_lease(
     assert!(md.contains("the dead-man's switch"), "{md}");
     assert!(md.contains("everything undone"), "{md}");
 
+    // A webhook says that the guard took over, and that it restored.
+    let guard_msgs: Vec<serde_json::Value> = hooks
+        .at("/bot")
+        .iter()
+        .map(|m| m.json())
+        .filter(|m| m["event"] == "guard")
+        .collect();
+    assert_eq!(guard_msgs.len(), 2, "{guard_msgs:?}");
+    assert!(
+        guard_msgs[0]["text"]
+            .as_str()
+            .unwrap()
+            .contains("the guard took over drill `hello`"),
+        "{guard_msgs:?}"
+    );
+    assert!(
+        guard_msgs[1]["text"]
+            .as_str()
+            .unwrap()
+            .contains("everything is undone"),
+        "{guard_msgs:?}"
+    );
+
     // `gameday restore` afterwards finds nothing to do.
     let (out, _d2) = Gd::new(&["restore", dir.to_str().unwrap()]).run();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    assert!(stderr(&out).contains("nothing to restore"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("nothing to restore"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]
@@ -144,7 +199,9 @@ fn a_run_that_ends_normally_stops_its_guard_and_nothing_is_restored_twice() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let dir = run_dir(&out_dir).unwrap();
     let guard = guard_pid(&dir).expect("guard pid journaled");
-    wait_until(Duration::from_secs(5), "the guard to exit", || !alive(guard));
+    wait_until(Duration::from_secs(5), "the guard to exit", || {
+        !alive(guard)
+    });
     let j = journal(&dir);
     assert!(!j.contains("\"event\":\"restore_started\""), "{j}");
     assert!(dir.join("guard.log").exists());

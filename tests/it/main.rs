@@ -6,8 +6,11 @@ mod support;
 
 mod aws;
 mod data;
+mod deploy;
 mod engine;
 mod guard;
+mod notify;
 mod prom;
 mod report;
 mod sim;
+mod unattended;

@@ -7,6 +7,7 @@ pub mod engine;
 pub mod journal;
 pub mod notify;
 pub mod playbook;
+pub mod pushgateway;
 pub mod report;
 pub mod sim;
 pub mod steps;

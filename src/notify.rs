@@ -123,6 +123,8 @@ impl Observer for NotifyObserver {
         let dir = self.run_dir.display().to_string();
         let restore_cmd = format!("gameday restore {dir}");
         let drill = st.drill.clone();
+        // Sent after the state lock is released (`send` takes it too).
+        let mut end = None;
         let msg = match &e.kind {
             EventKind::RunStarted {
                 drill,
@@ -184,7 +186,7 @@ impl Observer for NotifyObserver {
                 if !table.is_empty() {
                     text.push_str(&format!("\n```\n{}\n```", table.join("\n")));
                 }
-                self.send(Message {
+                end = Some(Message {
                     about: NotifyOn::End,
                     text,
                     fields: json!({
@@ -230,7 +232,7 @@ impl Observer for NotifyObserver {
             _ => None,
         };
         drop(st);
-        if let Some(m) = msg {
+        for m in end.into_iter().chain(msg) {
             self.send(m);
         }
     }

@@ -126,6 +126,10 @@ pub async fn run_drill(loaded: Loaded, opts: RunOptions) -> Result<RunSummary, S
     }
     let notifier =
         crate::notify::Notifier::start(&pb.notify, &journal, &run_dir, &pb.name, &pb.environment);
+    let pushgateway = pb
+        .pushgateway
+        .as_deref()
+        .map(|url| crate::pushgateway::Publisher::start(url, &journal, &pb.name, &pb.environment));
     let run_id = run_dir
         .file_name()
         .map(|s| s.to_string_lossy().into_owned())
@@ -304,6 +308,9 @@ pub async fn run_drill(loaded: Loaded, opts: RunOptions) -> Result<RunSummary, S
     let _ = journal.sync();
     if let Some(n) = notifier {
         n.finish(std::time::Duration::from_secs(10)).await;
+    }
+    if let Some(p) = pushgateway {
+        p.finish(std::time::Duration::from_secs(10)).await;
     }
     sig_task.abort();
     if let Some(h) = heartbeat {

@@ -31,6 +31,7 @@ const TOP_KEYS: &[&str] = &[
     "deadline",
     "lease",
     "notify",
+    "pushgateway",
     "vars",
     "secrets",
     "prometheus",
@@ -331,6 +332,8 @@ struct Header {
     #[serde(default)]
     notify: Vec<super::notify::NotifyTarget>,
     #[serde(default)]
+    pushgateway: Option<String>,
+    #[serde(default)]
     prometheus: Option<spec::prometheus::ApiConnection>,
     #[serde(default)]
     alertmanager: Option<spec::prometheus::ApiConnection>,
@@ -432,6 +435,9 @@ struct EnvFile {
     /// Webhooks added to the playbook's `notify:`.
     #[serde(default)]
     notify: Vec<super::notify::NotifyTarget>,
+    /// Overrides the playbook's `pushgateway:`.
+    #[serde(default)]
+    pushgateway: Option<String>,
 }
 
 /// What an environment file sets.
@@ -441,6 +447,7 @@ pub struct EnvValues {
     pub vars: BTreeMap<String, String>,
     pub aws: Option<spec::aws::AwsConn>,
     pub notify: Vec<super::notify::NotifyTarget>,
+    pub pushgateway: Option<String>,
 }
 
 /// Load an environment file: `name:`, `vars:` (values override playbook
@@ -466,6 +473,7 @@ pub fn load_env_file(path: &Path) -> Result<EnvValues, Vec<Diagnostic>> {
                 vars: e.vars,
                 aws: e.aws,
                 notify: e.notify,
+                pushgateway: e.pushgateway,
             })
         }
         _ => Err(b.diags),
@@ -542,6 +550,7 @@ pub fn load_str(file: &str, src: String, opts: &LoadOptions) -> Result<Loaded, V
     let mut environment = "default".to_string();
     let mut env_aws = None;
     let mut env_notify = vec![];
+    let mut env_pushgateway = None;
     let mut env_only: BTreeMap<String, String> = BTreeMap::new();
     let mut values: BTreeMap<String, String> = declared
         .iter()
@@ -554,8 +563,10 @@ pub fn load_str(file: &str, src: String, opts: &LoadOptions) -> Result<Loaded, V
                 vars,
                 aws,
                 notify,
+                pushgateway,
             }) => {
                 env_notify = notify;
+                env_pushgateway = pushgateway;
                 environment = name;
                 env_aws = aws;
                 // Environment files are shared by several drills: vars a
@@ -799,6 +810,7 @@ pub fn load_str(file: &str, src: String, opts: &LoadOptions) -> Result<Loaded, V
         deadline: None,
         lease: None,
         notify: vec![],
+        pushgateway: None,
         prometheus: None,
         alertmanager: None,
         aws: None,
@@ -812,6 +824,7 @@ pub fn load_str(file: &str, src: String, opts: &LoadOptions) -> Result<Loaded, V
         deadline: header.deadline,
         lease: header.lease.unwrap_or(Positive(Duration::from_secs(30))),
         notify: header.notify.into_iter().chain(env_notify).collect(),
+        pushgateway: env_pushgateway.or(header.pushgateway),
         environment,
         vars: values,
         connections: Connections {

@@ -76,6 +76,8 @@ pub struct Playbook {
     pub lease: Positive,
     /// Webhooks told about the run (`notify:`; URLs are secrets, read from env or file).
     pub notify: Vec<super::notify::NotifyTarget>,
+    /// Prometheus Pushgateway that shows the running drill (`gameday_drill_active`).
+    pub pushgateway: Option<String>,
     /// The environment the values came from (`--env` file name), or `default`.
     pub environment: String,
     /// Var values after defaults, environment file and `--var` (secrets excluded).
@@ -214,6 +216,7 @@ impl Playbook {
             deadline: None,
             lease: Positive(std::time::Duration::from_secs(30)),
             notify: vec![],
+            pushgateway: None,
             environment: "default".into(),
             vars: BTreeMap::new(),
             connections: Connections::default(),

@@ -11,6 +11,7 @@ mod engine;
 mod guard;
 mod notify;
 mod prom;
+mod pushgateway;
 mod report;
 mod sim;
 mod unattended;

@@ -147,6 +147,8 @@ pub fn run(a: DemoArgs) -> i32 {
             observers,
             junit: None,
             template: None,
+            // The simulator lives in this process: a guard could not reach it after a crash.
+            guard: false,
         };
         let summary = match crate::engine::run_drill(loaded, opts).await {
             Ok(s) => s,

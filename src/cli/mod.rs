@@ -102,6 +102,23 @@ pub enum Command {
     },
     /// Every run under DIR, each compared with the previous run of the same drill and environment.
     History(history::HistoryArgs),
+    /// The dead-man's switch of one run (started by `gameday run`).
+    #[command(hide = true)]
+    Guard {
+        /// The run directory whose runner to watch.
+        #[arg(long, value_name = "RUN_DIR")]
+        local: PathBuf,
+        /// The runner's process id.
+        #[arg(long, value_name = "PID")]
+        runner_pid: u32,
+        /// Restore when the runner's heartbeat is older than this.
+        #[arg(long, value_name = "DURATION", value_parser = parse_lease)]
+        lease: std::time::Duration,
+    },
+}
+
+fn parse_lease(s: &str) -> Result<std::time::Duration, String> {
+    humantime::parse_duration(s).map_err(|e| format!("`{s}` is not a duration: {e}"))
 }
 
 /// Load a playbook or return its diagnostics.
@@ -225,6 +242,11 @@ pub fn main() -> i32 {
             }
         },
         Command::History(a) => history::history(a),
+        Command::Guard {
+            local,
+            runner_pid,
+            lease,
+        } => crate::engine::guard::run_local(&local, runner_pid, lease),
     }
 }
 

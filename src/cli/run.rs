@@ -39,6 +39,9 @@ pub struct RunArgs {
     /// Markdown report template (minijinja) instead of the shipped one.
     #[arg(long, value_name = "FILE")]
     pub template: Option<PathBuf>,
+    /// Do not start the dead-man's switch (a guard process that restores if this one dies).
+    #[arg(long)]
+    pub no_guard: bool,
 }
 
 pub fn run(a: RunArgs) -> i32 {
@@ -75,6 +78,7 @@ pub fn run(a: RunArgs) -> i32 {
         observers,
         junit: a.junit.clone(),
         template: a.template.clone(),
+        guard: !a.no_guard,
     };
     let rt = match runtime() {
         Ok(rt) => rt,

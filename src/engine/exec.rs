@@ -60,6 +60,11 @@ pub async fn run_step(
     registry: &Registry,
     watch: bool,
 ) -> StepResult {
+    if let StepSpec::Manual(m) = &step.spec
+        && let (Some(check), steps::Interaction::Auto { .. }) = (&m.check, &ctx.interaction)
+    {
+        return Box::pin(check_instead_of_person(step, check, phase, ctx, registry)).await;
+    }
     let events = &ctx.events;
     let exe = steps::executor(&step.spec);
     let description = {
@@ -365,4 +370,62 @@ async fn run_mutating(
     let certain = matches!(&result, Ok((o, _)) if o.ok);
     let _ = ctx.events.emit(EventKind::Applied { id, certain });
     (result, n)
+}
+
+/// An unattended run meets a manual step with `unattended: { check: STEP }`:
+/// the check replaces the person, and the journal says so (the manual step
+/// is confirmed by the check, or fails with it).
+async fn check_instead_of_person(
+    step: &Step,
+    check: &Step,
+    phase: PhaseKind,
+    ctx: &StepCtx,
+    registry: &Registry,
+) -> StepResult {
+    let started = Instant::now();
+    let _ = ctx.events.emit(EventKind::StepStarted {
+        phase: ctx.phase_name.clone(),
+        step: step.name.clone(),
+        kind: step.spec.kind().into(),
+        description: format!("unattended run: check `{}` replaces the person", check.name),
+        watch: false,
+    });
+    let r = run_step(
+        check,
+        phase,
+        &ctx.for_step(&ctx.phase_name, &check.name),
+        registry,
+        false,
+    )
+    .await;
+    let by = format!("check `{}` (unattended: check)", check.name);
+    if r.passed() {
+        let _ = ctx.events.emit(EventKind::ManualConfirmed {
+            step: step.name.clone(),
+            by: by.clone(),
+            answer: None,
+            automatic: true,
+        });
+    }
+    let summary = if r.passed() {
+        format!("confirmed by {by}: {}", r.summary)
+    } else {
+        format!("not confirmed: {by} failed: {}", r.summary)
+    };
+    let _ = ctx.events.emit(EventKind::StepFinished {
+        phase: ctx.phase_name.clone(),
+        step: step.name.clone(),
+        kind: step.spec.kind().into(),
+        status: r.status,
+        summary: summary.clone(),
+        value: None,
+        evidence: serde_json::json!({ "replaced_by_check": check.name }),
+        attempts: 1,
+        duration_seconds: started.elapsed().as_secs_f64(),
+        error: None,
+    });
+    StepResult {
+        status: r.status,
+        summary,
+    }
 }

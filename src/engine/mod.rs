@@ -10,6 +10,7 @@
 
 pub mod exec;
 pub mod exit;
+pub mod guard;
 pub mod guardrails;
 mod hold;
 pub mod lock;

@@ -203,10 +203,63 @@ pub fn pending_from_journal(events: &[crate::journal::Event]) -> Vec<Applied> {
     out
 }
 
+/// Who restores a run directory after its run ended.
+#[derive(Debug, Clone)]
+pub enum Restorer {
+    /// `gameday restore RUN_DIR`, by an operator.
+    Command,
+    /// The dead-man's switch, and why it took over.
+    Guard { reason: String },
+}
+
 /// `gameday restore RUN_DIR`: undo whatever the journal says is still applied.
 /// Returns the exit code.
 pub async fn restore_run_dir(run_dir: &Path, quiet: bool) -> i32 {
+    restore_run_dir_by(run_dir, quiet, Restorer::Command).await
+}
+
+/// Undo whatever the journal of `run_dir` says is still applied, as
+/// `gameday restore` or as the guard (the same code). Holds the run's
+/// restore lock throughout, so two restorations never run at once; the
+/// second one finds nothing left to do. Returns the exit code.
+pub async fn restore_run_dir_by(run_dir: &Path, quiet: bool, by: Restorer) -> i32 {
     let path = run_dir.join(JOURNAL_FILE);
+    if !path.is_file() {
+        eprintln!(
+            "gameday: cannot read {}: no such file\n  = hint: name a run directory, such as reports/20261122T101500Z-hello",
+            path.display()
+        );
+        return super::exit::INVALID;
+    }
+    let _restore_lock = match super::guard::lock_restore(run_dir, false) {
+        Ok(Some(l)) => l,
+        Ok(None) => {
+            eprintln!(
+                "gameday: another restoration of {} is running (the guard or another `gameday restore`); waiting for it to finish",
+                run_dir.display()
+            );
+            let dir = run_dir.to_path_buf();
+            match tokio::task::spawn_blocking(move || super::guard::lock_restore(&dir, true)).await
+            {
+                Ok(Ok(Some(l))) => l,
+                Ok(Ok(None)) | Ok(Err(_)) | Err(_) => {
+                    eprintln!(
+                        "gameday: cannot take the restore lock of {}\n  = hint: run `gameday restore {}` again",
+                        run_dir.display(),
+                        run_dir.display()
+                    );
+                    return super::exit::RESTORE_FAILED;
+                }
+            }
+        }
+        Err(e) => {
+            eprintln!(
+                "gameday: cannot take the restore lock {}: {e}\n  = hint: check the permissions of the run directory",
+                run_dir.join(super::guard::RESTORE_LOCK_FILE).display()
+            );
+            return super::exit::RESTORE_FAILED;
+        }
+    };
     let read = match read_journal(&path) {
         Ok(r) => r,
         Err(e) => {
@@ -244,9 +297,29 @@ pub async fn restore_run_dir(run_dir: &Path, quiet: bool) -> i32 {
             return super::exit::RESTORE_FAILED;
         }
     };
+    let notifier = match &by {
+        Restorer::Guard { .. } => {
+            let (targets, drill, environment) = crate::notify::targets_from_journal(&read.events);
+            crate::notify::Notifier::start(&targets, &journal, run_dir, &drill, &environment)
+        }
+        Restorer::Command => None,
+    };
+    let (by_name, reason, who) = match &by {
+        Restorer::Command => (None, None, "gameday restore".to_string()),
+        Restorer::Guard { reason } => (
+            Some("guard".to_string()),
+            Some(reason.clone()),
+            format!("gameday guard (pid {})", std::process::id()),
+        ),
+    };
     let _ = journal.emit(EventKind::RestoreStarted {
-        operator: super::operator(),
+        operator: match &by {
+            Restorer::Command => super::operator(),
+            Restorer::Guard { .. } => format!("{who} on {}", super::operator()),
+        },
         pid: std::process::id(),
+        by: by_name,
+        reason,
     });
     let drill = read.events.iter().find_map(|e| match &e.kind {
         EventKind::RunStarted { drill, .. } => Some(drill.clone()),
@@ -259,9 +332,7 @@ pub async fn restore_run_dir(run_dir: &Path, quiet: bool) -> i32 {
         events: journal.clone(),
         http: crate::steps::http_client(),
         run_dir: run_dir.to_path_buf(),
-        interaction: crate::steps::Interaction::Auto {
-            by: "gameday restore".into(),
-        },
+        interaction: crate::steps::Interaction::Auto { by: who.clone() },
         markers: Default::default(),
         windows: Default::default(),
         step_name: "restore".into(),
@@ -281,7 +352,7 @@ pub async fn restore_run_dir(run_dir: &Path, quiet: bool) -> i32 {
                     .map_or("no automatic undo", |u| u.description.as_str())
             );
         }
-        if let Err(e) = undo_one(&ctx, a, "gameday restore").await {
+        if let Err(e) = undo_one(&ctx, a, &who).await {
             eprintln!("gameday: could not undo `{}`: {e}", a.step);
             left.push(a.step.clone());
         }
@@ -289,6 +360,9 @@ pub async fn restore_run_dir(run_dir: &Path, quiet: bool) -> i32 {
     let _ = journal.emit(EventKind::RestoreFinished {
         still_applied: left.clone(),
     });
+    if let Some(n) = notifier {
+        n.finish(Duration::from_secs(10)).await;
+    }
     if left.is_empty() {
         if !quiet {
             eprintln!("gameday: restored: everything the drill applied is undone.");

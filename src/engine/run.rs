@@ -30,6 +30,8 @@ pub struct RunOptions {
     pub junit: Option<PathBuf>,
     /// Markdown template instead of the shipped one.
     pub template: Option<PathBuf>,
+    /// Start the dead-man's switch (`engine::guard`); `--no-guard` turns it off.
+    pub guard: bool,
 }
 
 /// What the caller needs after a run.
@@ -122,6 +124,12 @@ pub async fn run_drill(loaded: Loaded, opts: RunOptions) -> Result<RunSummary, S
     for o in &opts.observers {
         journal.add_observer(o.clone());
     }
+    let notifier =
+        crate::notify::Notifier::start(&pb.notify, &journal, &run_dir, &pb.name, &pb.environment);
+    let pushgateway = pb
+        .pushgateway
+        .as_deref()
+        .map(|url| crate::pushgateway::Publisher::start(url, &journal, &pb.name, &pb.environment));
     let run_id = run_dir
         .file_name()
         .map(|s| s.to_string_lossy().into_owned())
@@ -151,6 +159,7 @@ pub async fn run_drill(loaded: Loaded, opts: RunOptions) -> Result<RunSummary, S
         path: lock.path.display().to_string(),
         stale_previous: lock.stale_previous.clone(),
     });
+    let (heartbeat, local_guard) = start_guard(&run_dir, &pb, &journal, opts.guard);
 
     let ctx = StepCtx {
         playbook: pb.clone(),
@@ -210,6 +219,16 @@ pub async fn run_drill(loaded: Loaded, opts: RunOptions) -> Result<RunSummary, S
 
     // Restoration: the restore phase, then anything still applied, newest first.
     sig_state.restoring.store(true, Ordering::SeqCst);
+    let _restore_lock = match super::guard::lock_restore(&run_dir, false) {
+        Ok(l) => l,
+        Err(e) => {
+            let _ = journal.emit(EventKind::Warning {
+                message: format!("cannot take the restore lock: {e}"),
+                step: None,
+            });
+            None
+        }
+    };
     let restore_phase = pb.phases.iter().find(|p| p.kind == PhaseKind::Restore);
     if registry.anything_applied() {
         if let Some(p) = restore_phase {
@@ -288,7 +307,19 @@ pub async fn run_drill(loaded: Loaded, opts: RunOptions) -> Result<RunSummary, S
         still_applied: still_applied.clone(),
     });
     let _ = journal.sync();
+    if let Some(n) = notifier {
+        n.finish(std::time::Duration::from_secs(10)).await;
+    }
+    if let Some(p) = pushgateway {
+        p.finish(std::time::Duration::from_secs(10)).await;
+    }
     sig_task.abort();
+    if let Some(h) = heartbeat {
+        h.abort();
+    }
+    if let Some(g) = local_guard {
+        g.stop();
+    }
     drop(lock);
     if let Err(e) =
         crate::report::write_reports(&run_dir, opts.template.as_deref(), opts.junit.as_deref())
@@ -311,6 +342,43 @@ pub async fn run_drill(loaded: Loaded, opts: RunOptions) -> Result<RunSummary, S
         cancel: reason,
         failures,
     })
+}
+
+/// Start the heartbeat and the local guard, and journal the guard's pid.
+/// A guard that cannot start is a warning: the run still restores by itself.
+fn start_guard(
+    run_dir: &std::path::Path,
+    pb: &crate::playbook::Playbook,
+    journal: &Journal,
+    enabled: bool,
+) -> (
+    Option<tokio::task::JoinHandle<()>>,
+    Option<super::guard::LocalGuard>,
+) {
+    if !enabled {
+        return (None, None);
+    }
+    let heartbeat = super::guard::spawn_heartbeat(run_dir);
+    match super::guard::spawn_local(run_dir, pb.lease.get()) {
+        Ok(g) => {
+            let _ = journal.emit(EventKind::GuardStarted {
+                pid: g.pid(),
+                lease_seconds: pb.lease.secs(),
+                host: super::operator(),
+            });
+            (Some(heartbeat), Some(g))
+        }
+        Err(e) => {
+            let _ = journal.emit(EventKind::Warning {
+                message: format!(
+                    "the guard (dead-man's switch) could not start: {e}; if this process dies, run `gameday restore {}`",
+                    run_dir.display()
+                ),
+                step: None,
+            });
+            (Some(heartbeat), None)
+        }
+    }
 }
 
 /// Run one phase; returns the failures it saw. `restoring` phases are not

@@ -266,10 +266,28 @@ pub enum EventKind {
         exit_code: i32,
         still_applied: Vec<String>,
     },
-    /// `gameday restore` started on this run directory.
+    /// `gameday restore` (or the guard) started on this run directory.
     RestoreStarted {
         operator: String,
         pid: u32,
+        /// `guard` when the dead-man's switch restored; absent for `gameday restore`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        by: Option<String>,
+        /// Why the guard took over (the runner died, its heartbeat stopped).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+    },
+    /// The dead-man's switch is watching this run (`engine::guard`).
+    GuardStarted {
+        pid: u32,
+        lease_seconds: f64,
+        host: String,
+    },
+    /// A notification could not be delivered (`notify`); the drill goes on.
+    NotifyFailed {
+        target: String,
+        about: String,
+        error: String,
     },
     RestoreFinished {
         still_applied: Vec<String>,

@@ -29,6 +29,9 @@ const TOP_KEYS: &[&str] = &[
     "owner",
     "unattended",
     "deadline",
+    "lease",
+    "notify",
+    "pushgateway",
     "vars",
     "secrets",
     "prometheus",
@@ -325,6 +328,12 @@ struct Header {
     #[serde(default)]
     deadline: Option<Positive>,
     #[serde(default)]
+    lease: Option<Positive>,
+    #[serde(default)]
+    notify: Vec<super::notify::NotifyTarget>,
+    #[serde(default)]
+    pushgateway: Option<String>,
+    #[serde(default)]
     prometheus: Option<spec::prometheus::ApiConnection>,
     #[serde(default)]
     alertmanager: Option<spec::prometheus::ApiConnection>,
@@ -427,6 +436,12 @@ struct EnvFile {
     /// Overrides the playbook's `aws:` field by field.
     #[serde(default)]
     aws: Option<spec::aws::AwsConn>,
+    /// Webhooks added to the playbook's `notify:`.
+    #[serde(default)]
+    notify: Vec<super::notify::NotifyTarget>,
+    /// Overrides the playbook's `pushgateway:`.
+    #[serde(default)]
+    pushgateway: Option<String>,
 }
 
 /// What an environment file sets.
@@ -435,6 +450,8 @@ pub struct EnvValues {
     pub name: String,
     pub vars: BTreeMap<String, String>,
     pub aws: Option<spec::aws::AwsConn>,
+    pub notify: Vec<super::notify::NotifyTarget>,
+    pub pushgateway: Option<String>,
 }
 
 /// Load an environment file: `name:`, `vars:` (values override playbook
@@ -459,6 +476,8 @@ pub fn load_env_file(path: &Path) -> Result<EnvValues, Vec<Diagnostic>> {
                 name,
                 vars: e.vars,
                 aws: e.aws,
+                notify: e.notify,
+                pushgateway: e.pushgateway,
             })
         }
         _ => Err(b.diags),
@@ -534,6 +553,8 @@ pub fn load_str(file: &str, src: String, opts: &LoadOptions) -> Result<Loaded, V
     }
     let mut environment = "default".to_string();
     let mut env_aws = None;
+    let mut env_notify = vec![];
+    let mut env_pushgateway = None;
     let mut env_only: BTreeMap<String, String> = BTreeMap::new();
     let mut values: BTreeMap<String, String> = declared
         .iter()
@@ -541,7 +562,15 @@ pub fn load_str(file: &str, src: String, opts: &LoadOptions) -> Result<Loaded, V
         .collect();
     if let Some(env_path) = &opts.env_file {
         match load_env_file(env_path) {
-            Ok(EnvValues { name, vars, aws }) => {
+            Ok(EnvValues {
+                name,
+                vars,
+                aws,
+                notify,
+                pushgateway,
+            }) => {
+                env_notify = notify;
+                env_pushgateway = pushgateway;
                 environment = name;
                 env_aws = aws;
                 // Environment files are shared by several drills: vars a
@@ -783,6 +812,9 @@ pub fn load_str(file: &str, src: String, opts: &LoadOptions) -> Result<Loaded, V
         owner: None,
         unattended: false,
         deadline: None,
+        lease: None,
+        notify: vec![],
+        pushgateway: None,
         prometheus: None,
         alertmanager: None,
         aws: None,
@@ -794,6 +826,9 @@ pub fn load_str(file: &str, src: String, opts: &LoadOptions) -> Result<Loaded, V
         owner: header.owner,
         unattended: header.unattended,
         deadline: header.deadline,
+        lease: header.lease.unwrap_or(Positive(Duration::from_secs(30))),
+        notify: header.notify.into_iter().chain(env_notify).collect(),
+        pushgateway: env_pushgateway.or(header.pushgateway),
         environment,
         vars: values,
         connections: Connections {
@@ -1036,7 +1071,32 @@ fn build_step(
         return None;
     };
     let kind = kind_node.as_str().to_string();
-    let rest = subset(m, |k| !is_common(k));
+    let mut rest = subset(m, |k| !is_common(k));
+    // `unattended: { check: STEP }` of a manual step: a nested step, built
+    // like any other; the spec sees `unattended: check`.
+    let mut check_step = None;
+    if kind == "manual"
+        && let Some(u) = m.get_node("unattended")
+        && let Some(um) = u.as_mapping()
+    {
+        b.check_keys(um, &["check"], "`unattended`");
+        match um.get_node("check") {
+            Some(c) => check_step = build_step(b, c, false).map(|(s, _, _)| Box::new(s)),
+            None => b.at(
+                pos_of(um.span()),
+                "`unattended` is `confirm`, `refuse` or `check: STEP`",
+                None,
+            ),
+        }
+        if let Some(rm) = rest.as_mapping() {
+            let mut rm = rm.clone();
+            rm.insert(
+                MarkedScalarNode::new(*um.span(), "unattended"),
+                Node::from(MarkedScalarNode::new(*um.span(), "check")),
+            );
+            rest = Node::from(rm);
+        }
+    }
     let extra: Vec<&str> = STEP_COMMON
         .iter()
         .chain(if guard { GUARD_EXTRA } else { &[] })
@@ -1054,6 +1114,10 @@ fn build_step(
                 Some(hint),
             );
             None
+        }
+        Some(Ok(StepSpec::Manual(mut ms))) => {
+            ms.check = check_step;
+            Some(StepSpec::Manual(ms))
         }
         Some(Ok(s)) => Some(s),
         Some(Err(e)) => {
@@ -1091,6 +1155,22 @@ fn build_step(
 
 /// Cross-cutting checks on a playbook that parsed.
 fn validate(b: &mut Builder<'_>, pb: &Playbook) {
+    for (_, s) in pb.all_steps() {
+        if let StepSpec::Manual(m) = &s.spec
+            && let Some(c) = &m.check
+            && c.spec.effect() != spec::Effect::ReadOnly
+        {
+            b.at(
+                c.pos,
+                format!(
+                    "the unattended check of manual step `{}` is a `{}` step; it must be a read-only check",
+                    s.name,
+                    c.spec.kind()
+                ),
+                Some("use a check such as `http` (GET), `prometheus`, `postgres-query` or a `shell` step with `read_only: true`".into()),
+            );
+        }
+    }
     use super::spec::Effect;
     // Phase order follows the drill script; restore comes last.
     let mut last: Option<PhaseKind> = None;
@@ -1306,40 +1386,56 @@ fn validate(b: &mut Builder<'_>, pb: &Playbook) {
 
 impl Loaded {
     /// Problems with running this playbook unattended (no TTY, or
-    /// `--non-interactive`): manual steps need `unattended: true` and `--yes`.
+    /// `--non-interactive`), decided per manual step by its `unattended:`
+    /// rule: `refuse` refuses the run; `check:` needs nothing; `confirm` (or
+    /// no rule) needs `unattended: true` in the playbook and `--yes`. A
+    /// manual step in the restore phase must say which rule applies: there,
+    /// a blind confirmation can leave production half-restored.
     pub fn check_unattended(&self, yes: bool) -> Vec<Diagnostic> {
+        use spec::manual::UnattendedRule;
         let pb = &self.playbook;
         let mut out = vec![];
-        for (_, s) in pb.all_steps() {
+        for (phase, s) in pb.all_steps() {
             let StepSpec::Manual(m) = &s.spec else {
                 continue;
             };
-            let (msg, hint) = if !pb.unattended {
-                (
+            let needs = format!(
+                "manual step `{}` needs a person, and this run is unattended",
+                s.name
+            );
+            let restoring = phase.is_some_and(|p| p.kind == PhaseKind::Restore);
+            let (msg, hint) = match m.unattended {
+                Some(UnattendedRule::Refuse) => (
                     format!(
-                        "manual step `{}` needs a person, and this run is unattended",
+                        "manual step `{}` says `unattended: refuse`: this drill cannot run unattended",
                         s.name
                     ),
-                    "run it from a terminal, or set `unattended: true` in the playbook if the step may be confirmed automatically, and pass --yes",
-                )
-            } else if !yes {
-                (
+                    "run it from a terminal with someone to answer; nothing was changed".to_string(),
+                ),
+                Some(UnattendedRule::Check) => continue,
+                None if restoring => (
                     format!(
-                        "manual step `{}` needs a person, and this run is unattended",
+                        "manual step `{}` in the restore phase has no `unattended:` rule",
                         s.name
                     ),
-                    "pass --yes to confirm manual steps automatically (the journal records that they were)",
-                )
-            } else if m.input.is_some() && m.default.is_none() {
-                (
+                    "say what happens when nobody is there: `unattended: confirm` (--yes stands for the person), `refuse`, or `unattended: { check: STEP }` with a read-only step that proves it was done".to_string(),
+                ),
+                _ if !pb.unattended => (
+                    needs,
+                    "run it from a terminal, or set `unattended: true` in the playbook if the step may be confirmed automatically, and pass --yes".to_string(),
+                ),
+                _ if !yes => (
+                    needs,
+                    "pass --yes to confirm manual steps automatically (the journal records that they were)".to_string(),
+                ),
+                _ if m.input.is_some() && m.default.is_none() => (
                     format!(
                         "manual step `{}` asks for an answer and has no `default` for unattended runs",
                         s.name
                     ),
-                    "add `default:` with the answer to record when nobody is there",
-                )
-            } else {
-                continue;
+                    "add `default:` with the answer to record when nobody is there".to_string(),
+                ),
+                _ => continue,
             };
             out.push(
                 Diagnostic::at(&pb.path, &self.source, s.pos.line, s.pos.col, msg).with_hint(hint),

@@ -6,6 +6,7 @@ pub mod expect;
 pub mod interp;
 pub mod load;
 pub mod model;
+pub mod notify;
 pub mod spec;
 
 pub use load::{LoadOptions, Loaded, load, load_str};

@@ -76,6 +76,12 @@ pub struct Playbook {
     pub unattended: bool,
     /// The whole drill must finish (restoration starts) by then.
     pub deadline: Option<Positive>,
+    /// How long the runner may go without a heartbeat before its guard restores (default 30 s).
+    pub lease: Positive,
+    /// Webhooks told about the run (`notify:`; URLs are secrets, read from env or file).
+    pub notify: Vec<super::notify::NotifyTarget>,
+    /// Prometheus Pushgateway that shows the running drill (`gameday_drill_active`).
+    pub pushgateway: Option<String>,
     /// The environment the values came from (`--env` file name), or `default`.
     pub environment: String,
     /// Var values after defaults, environment file and `--var` (secrets excluded).
@@ -239,6 +245,9 @@ impl Playbook {
             owner: None,
             unattended: true,
             deadline: None,
+            lease: Positive(std::time::Duration::from_secs(30)),
+            notify: vec![],
+            pushgateway: None,
             environment: "default".into(),
             vars: BTreeMap::new(),
             connections: Connections::default(),

@@ -1321,19 +1321,49 @@ impl Builder {
                 self.timeline
                     .push((ts, "run", format!("run finished: {}", o.as_str())));
             }
-            EventKind::RestoreStarted { operator, .. } => {
+            EventKind::RestoreStarted {
+                operator,
+                by,
+                reason,
+                ..
+            } => {
+                let by_guard = by.as_deref() == Some("guard");
+                let who = match reason {
+                    Some(r) if by_guard => format!("{operator}, the dead-man's switch: {r}"),
+                    _ => operator.clone(),
+                };
                 self.restore_runs.push(RestoreRun {
-                    operator: operator.clone(),
+                    operator: who.clone(),
                     started_at: rfc(ts),
                     finished_at: None,
                     still_applied: None,
                 });
-                self.timeline.push((
-                    ts,
-                    "restore",
-                    format!("`gameday restore` started by {operator}"),
-                ));
+                let what = if by_guard {
+                    format!("the guard took over and started restoring ({who})")
+                } else {
+                    format!("`gameday restore` started by {operator}")
+                };
+                self.timeline.push((ts, "restore", what));
             }
+            EventKind::GuardStarted {
+                pid,
+                lease_seconds,
+                host,
+            } => self.timeline.push((
+                ts,
+                "run",
+                format!("guard (dead-man's switch) pid {pid} on {host}, lease {lease_seconds} s"),
+            )),
+            EventKind::NotifyFailed {
+                target,
+                about,
+                error,
+            } => self.warnings.push(WarningInfo {
+                at: rfc(ts),
+                t: c.t(ts),
+                message: format!("notification `{about}` to `{target}` failed: {error}"),
+                step: None,
+            }),
             EventKind::RestoreFinished { still_applied } => {
                 if let Some(r) = self.restore_runs.last_mut() {
                     r.finished_at = Some(rfc(ts));
@@ -1345,7 +1375,7 @@ impl Builder {
                     format!("still applied: {}", still_applied.join(", "))
                 };
                 self.timeline
-                    .push((ts, "restore", format!("`gameday restore` finished: {what}")));
+                    .push((ts, "restore", format!("restoration finished: {what}")));
             }
         }
     }

@@ -10,8 +10,17 @@ use async_trait::async_trait;
 #[async_trait]
 impl Step for ManualSpec {
     fn plan(&self, _ctx: &PlanCtx) -> Vec<PlannedCall> {
+        use crate::playbook::spec::manual::UnattendedRule;
+        let unattended = match (&self.unattended, &self.check) {
+            (Some(UnattendedRule::Check), Some(c)) => {
+                format!(" (unattended: check `{}` instead)", c.name)
+            }
+            (Some(UnattendedRule::Refuse), _) => " (unattended: refused)".into(),
+            (Some(UnattendedRule::Confirm), _) => " (unattended: confirmed by --yes)".into(),
+            _ => String::new(),
+        };
         vec![PlannedCall {
-            call: format!("ask the operator: {}", self.prompt),
+            call: format!("ask the operator: {}{unattended}", self.prompt),
             undo: None,
         }]
     }

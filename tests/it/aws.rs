@@ -127,7 +127,19 @@ struct Drill {
 
 impl Drill {
     fn start(playbook: &str, vars: &[(&str, String)]) -> Drill {
+        // These tests kill the runner and restore by hand (`gameday restore`);
+        // the dead-man's switch is tested with `start_guarded`.
+        Self::start_with(playbook, vars, &["--no-guard"])
+    }
+
+    /// A drill with its dead-man's switch (the default of `gameday run`).
+    fn start_guarded(playbook: &str, vars: &[(&str, String)]) -> Drill {
+        Self::start_with(playbook, vars, &[])
+    }
+
+    fn start_with(playbook: &str, vars: &[(&str, String)], extra: &[&str]) -> Drill {
         let mut g = Gd::drill(&[playbook, "--yes"]);
+        g.cmd.args(extra);
         let home = g.dir.path().to_path_buf();
         aws_env(&mut g.cmd, &home);
         let gate = home.join("gate");
@@ -427,6 +439,40 @@ fn sim_vars(ga: &str, arc: &str) -> Vec<(&'static str, String)> {
             gameday::sim::model::default_endpoint_id(REGION),
         ),
     ]
+}
+
+/// The runner is SIGKILLed while the region is isolated; with nobody
+/// acting, its guard puts ARC and GA back exactly within the lease + 5 s.
+#[test]
+fn sim_runner_killed_mid_drill_its_guard_restores_arc_and_ga_by_itself() {
+    let sim = SimServer::start();
+    let pre = sim_snapshot(&sim.url);
+    let mut d = Drill::start_guarded(SIM_DRILL, &sim_vars(&sim.url, &sim.url));
+    d.wait_for_hold();
+    assert!(d.journal().contains("\"event\":\"guard_started\""));
+    assert_eq!(sim_snapshot(&sim.url)["arc"]["RoutingControlState"], "Off");
+    signal(&d.child, Signal::SIGKILL);
+    let killed = std::time::Instant::now();
+    let _ = d.child.wait();
+    // Default lease: 30 s.
+    let limit = Duration::from_secs(35);
+    while sim_snapshot(&sim.url) != pre {
+        assert!(
+            killed.elapsed() < limit,
+            "the guard did not restore within the lease + 5 s:\n{}",
+            d.journal()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let dir = d.run_dir();
+    crate::cli::wait_until(LIMIT, "the guard's restore_finished", || {
+        d.journal().contains("\"event\":\"restore_finished\"")
+    });
+    let journal = d.journal();
+    assert!(journal.contains("\"by\":\"guard\""), "{journal}");
+    let (code, err) = restore(&dir);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(err.contains("nothing to restore"), "{err}");
 }
 
 #[test]

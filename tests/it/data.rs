@@ -202,6 +202,33 @@ async fn run_drill(
 
 // ----- PostgreSQL ----------------------------------------------------------------
 
+/// drills/postgres-promotion.yaml with its rebuild step confirmed by `--yes`
+/// (`unattended: confirm`) instead of waiting for a rebuilt standby: these
+/// tests are about the promotion's data, and nobody rebuilds the old primary
+/// here. (tests/it/engine.rs runs an `unattended: check` replacement.)
+fn promotion_confirmed(dir: &Path) -> PathBuf {
+    let src = std::fs::read_to_string(repo().join("drills/postgres-promotion.yaml")).unwrap();
+    let mut out = vec![];
+    let mut skipping = false;
+    for line in src.lines() {
+        if line == "        unattended:" {
+            out.push("        unattended: confirm".to_string());
+            skipping = true;
+            continue;
+        }
+        if skipping && line.starts_with("          ") {
+            continue;
+        }
+        skipping = false;
+        out.push(line.to_string());
+    }
+    let text = out.join("\n");
+    assert!(text.contains("unattended: confirm") && !text.contains("check:"));
+    let p = dir.join("postgres-promotion-confirmed.yaml");
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
 /// In every connection string; must never appear in a journal.
 const PASSWORD: &str = "canary-test-secret";
 
@@ -517,7 +544,7 @@ async fn postgres_promotion_loses_no_acknowledged_write() {
     pair.wait_streaming().await;
     let out = tempfile::tempdir().expect("out dir");
     let run = run_drill(
-        &repo().join("drills/postgres-promotion.yaml"),
+        &promotion_confirmed(out.path()),
         out.path(),
         &[
             ("warmup", "3s".into()),
@@ -626,7 +653,7 @@ async fn primary_stopped_abruptly_mid_drill_reports_losses_honestly() {
     pair.wait_streaming().await;
     let out = tempfile::tempdir().expect("out dir");
     let child = command(
-        &repo().join("drills/postgres-promotion.yaml"),
+        &promotion_confirmed(out.path()),
         out.path(),
         &[
             ("warmup", "6s".into()),

@@ -248,7 +248,7 @@ fn sigterm_is_treated_like_sigint() {
 fn sigkill_then_restore_undoes_and_a_second_restore_is_a_no_op() {
     let tmp = tempfile::tempdir().unwrap();
     let flag = tmp.path().join("flag");
-    let (mut child, _d, out_dir) = start_long_hello(&flag, &[]);
+    let (mut child, _d, out_dir) = start_long_hello(&flag, &["--no-guard"]);
     let dir = run_dir(&out_dir).unwrap();
     // While the run is alive, restore refuses (the run restores by itself).
     let (out, _d1) = Gd::new(&["restore", dir.to_str().unwrap()]).run();

@@ -6,8 +6,13 @@ mod support;
 
 mod aws;
 mod data;
+mod deploy;
 mod engine;
+mod guard;
+mod notify;
 mod prom;
+mod pushgateway;
 mod report;
 mod script;
 mod sim;
+mod unattended;

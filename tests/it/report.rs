@@ -172,6 +172,8 @@ fn a_run_killed_mid_isolation_is_reported_incomplete_with_what_is_still_applied(
             "--non-interactive",
             "--yes",
             "--quiet",
+            // Restored by hand below; the guard has its own tests.
+            "--no-guard",
             "--out",
             "reports",
             "--var",

@@ -1,5 +1,21 @@
-//! `kind: manual`: an engineer confirms (or types an answer). Unattended runs
-//! confirm only with `--yes` in playbooks that allow it.
+//! `kind: manual`: an engineer confirms (or types an answer). `unattended:`
+//! says what happens when nobody is there (cron, CI, a CronJob):
+//!
+//! ```yaml
+//! - name: on-call staged
+//!   kind: manual
+//!   prompt: Is the on-call engineer on the bridge?
+//!   unattended:                      # confirm | refuse | check: STEP
+//!     check:                         # a read-only step replaces the person
+//!       name: on-call shift open
+//!       kind: http
+//!       url: ${oncall_api}/shifts/current
+//!       expect: { status: 200 }
+//! ```
+//!
+//! Without a rule, unattended runs confirm with `--yes` in playbooks that
+//! say `unattended: true`; `validate --unattended` refuses a manual step in
+//! the restore phase without an explicit rule.
 
 use serde::{Deserialize, Serialize};
 
@@ -14,4 +30,23 @@ pub struct ManualSpec {
     /// The answer used when the step is confirmed automatically.
     #[serde(default)]
     pub default: Option<String>,
+    /// What an unattended run does with this step.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unattended: Option<UnattendedRule>,
+    /// With `unattended: { check: … }`: the read-only step that replaces the
+    /// person (built by the loader, which keeps its position).
+    #[serde(skip_deserializing, default, skip_serializing_if = "Option::is_none")]
+    pub check: Option<Box<crate::playbook::Step>>,
+}
+
+/// What an unattended run does with a manual step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UnattendedRule {
+    /// Confirm automatically (needs `--yes`), as a person would have.
+    Confirm,
+    /// The drill cannot run unattended: refused before anything changes.
+    Refuse,
+    /// Run the `check:` step instead; it passes or the step fails.
+    Check,
 }

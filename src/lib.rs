@@ -6,6 +6,7 @@ pub mod diag;
 pub mod engine;
 pub mod journal;
 pub mod playbook;
+pub mod redact;
 pub mod report;
 pub mod sim;
 pub mod steps;

@@ -234,8 +234,10 @@ pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, i32> {
         .enable_all()
         .build()
         .map_err(|e| {
-            eprintln!("gameday: cannot start the async runtime: {e}");
-            exit::RESTORE_FAILED
+            eprintln!(
+                "gameday: cannot start the async runtime: {e}\n  = hint: nothing ran; check the process and thread limits (ulimit -u) and try again"
+            );
+            exit::INVALID
         })
 }
 

@@ -104,6 +104,7 @@ fn create_run_dir(out: &std::path::Path, name: &str) -> Result<PathBuf, StartErr
 
 /// Run a loaded playbook to the end (restoration included).
 pub async fn run_drill(loaded: Loaded, opts: RunOptions) -> Result<RunSummary, StartError> {
+    crate::redact::install(&loaded.secrets);
     let pb = Arc::new(loaded.playbook);
     let run_dir = create_run_dir(&opts.out_dir, &pb.name)?;
     let lock = match lock::acquire(&pb.environment, &pb.name, &run_dir.display().to_string()) {

@@ -9,4 +9,5 @@ mod data;
 mod engine;
 mod prom;
 mod report;
+mod secrets;
 mod sim;

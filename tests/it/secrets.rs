@@ -185,3 +185,60 @@ fn a_secret_in_a_shell_argv_is_refused_with_the_environment_as_the_way() {
         "{err}"
     );
 }
+
+/// An AWS step with no credentials anywhere, against the simulator's ARC
+/// endpoint on loopback: one readable line naming the providers tried and
+/// what to do, shown once where it happens and once in the summary.
+#[test]
+fn missing_aws_credentials_read_as_one_line_shown_twice() {
+    let sim = start_sim();
+    let tmp = tempfile::tempdir().unwrap();
+    let pb = tmp.path().join("arc.yaml");
+    std::fs::write(
+        &pb,
+        format!(
+            "name: arc-no-credentials\nunattended: true\nphases:\n  - kind: isolate\n    steps:\n      - name: isolate region\n        kind: arc-routing-control\n        cluster_endpoints: [{{ url: \"{}\", region: us-west-2 }}]\n        routing_controls: [\"arn:aws:route53-recovery-control::000000000000:controlpanel/sim/routingcontrol/eu-west-1\"]\n        state: \"Off\"\n",
+            sim.base_url()
+        ),
+    )
+    .unwrap();
+    let mut gd = Gd::drill(&[pb.to_str().unwrap()]);
+    for v in [
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "AWS_PROFILE",
+        "AWS_WEB_IDENTITY_TOKEN_FILE",
+        "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+        "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+    ] {
+        gd.cmd.env_remove(v);
+    }
+    gd.cmd
+        .env("HOME", tmp.path())
+        .env("AWS_CONFIG_FILE", tmp.path().join("none"))
+        .env("AWS_SHARED_CREDENTIALS_FILE", tmp.path().join("none"))
+        .env("AWS_EC2_METADATA_DISABLED", "true");
+    let (out, _d) = gd.run();
+    let (so, se) = (stdout(&out), stderr(&out));
+    assert_eq!(out.status.code(), Some(3), "{so}\n{se}");
+    let all = format!("{so}\n{se}");
+    for debug_dump in ["DispatchFailure(", "ConnectorError", "{ source", "Some("] {
+        assert!(
+            !all.contains(debug_dump),
+            "a Debug dump reached the user:\n{all}"
+        );
+    }
+    let cause = "no usable AWS credentials (no credentials found; providers tried: Environment (environment variable not set), Profile";
+    assert!(so.contains(cause), "{so}");
+    assert!(se.contains("Ec2InstanceMetadata (IMDS disabled"), "{se}");
+    assert!(
+        so.contains("export AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY"),
+        "{so}"
+    );
+    assert_eq!(
+        all.matches(cause).count(),
+        2,
+        "printed once where it happened and once in the summary:\n{all}"
+    );
+}

@@ -15,6 +15,7 @@ pub mod metrics;
 pub mod restore;
 pub mod run;
 pub mod signals;
+pub mod trust;
 
 pub use run::{RunOptions, RunSummary, run_drill};
 

@@ -123,6 +123,12 @@ pub async fn run_drill(loaded: Loaded, opts: RunOptions) -> Result<RunSummary, S
     for o in &opts.observers {
         journal.add_observer(o.clone());
     }
+    if let Some(n) = std::env::var("GAMEDAY_CRASH_AFTER_EVENT")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        journal.crash_after(n);
+    }
     let run_id = run_dir
         .file_name()
         .map(|s| s.to_string_lossy().into_owned())

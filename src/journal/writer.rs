@@ -29,6 +29,9 @@ pub struct Journal {
     redactor: crate::redact::Redactor,
     observers: Mutex<Vec<Arc<dyn Observer>>>,
     path: PathBuf,
+    /// Crash testing: SIGKILL this process right after writing this many events.
+    crash_after: std::sync::OnceLock<usize>,
+    written: std::sync::atomic::AtomicUsize,
 }
 
 /// A cheap handle that anything in the run can emit events through.
@@ -58,7 +61,15 @@ impl Journal {
             redactor: crate::redact::Redactor::new(secrets),
             observers: Mutex::new(vec![]),
             path: path.to_path_buf(),
+            crash_after: std::sync::OnceLock::new(),
+            written: std::sync::atomic::AtomicUsize::new(0),
         }))
+    }
+
+    /// For the crash sweep (`GAMEDAY_CRASH_AFTER_EVENT=N`): the process kills
+    /// itself with a real SIGKILL right after the N-th event is written.
+    pub fn crash_after(&self, n: usize) {
+        let _ = self.crash_after.set(n);
     }
 
     pub fn path(&self) -> &Path {
@@ -119,6 +130,13 @@ impl Journal {
             }
             r
         };
+        let n = self
+            .written
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+            + 1;
+        if self.crash_after.get() == Some(&n) {
+            let _ = nix::sys::signal::raise(nix::sys::signal::Signal::SIGKILL);
+        }
         // Observers see the redacted event.
         let observers = self
             .observers

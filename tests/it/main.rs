@@ -5,6 +5,7 @@ mod cli;
 mod support;
 
 mod aws;
+mod crash;
 mod data;
 mod engine;
 mod prom;

@@ -8,6 +8,7 @@ pub mod journal;
 pub mod notify;
 pub mod playbook;
 pub mod pushgateway;
+pub mod redact;
 pub mod report;
 pub mod sim;
 pub mod steps;

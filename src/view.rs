@@ -6,7 +6,7 @@
 
 use crate::journal::event::Status;
 use crate::journal::writer::Observer;
-use crate::journal::{Event, EventKind};
+use crate::journal::{CancelReason, Event, EventKind};
 use crate::playbook::Playbook;
 use crate::playbook::spec::StepSpec;
 use console::style;
@@ -143,10 +143,15 @@ impl Observer for TerminalView {
                     Status::Cancelled => style("stopped".to_string()).yellow(),
                     Status::Failed => style("failed".to_string()).red(),
                 };
-                let d = detail
-                    .as_ref()
-                    .map(|d| format!(" — {d}"))
-                    .unwrap_or_default();
+                // A failure is shown once where it happens (its step's line)
+                // and once in the summary, not again here.
+                let d = match (status, detail) {
+                    (Status::Failed | Status::Cancelled, Some(_)) => {
+                        " (the failures are above)".to_string()
+                    }
+                    (_, Some(d)) => format!(" — {d}"),
+                    (_, None) => String::new(),
+                };
                 self.line(e, format!("  phase {phase} {s}{d}"));
             }
             EventKind::StepStarted {
@@ -347,10 +352,20 @@ impl Observer for TerminalView {
                     crate::report::model::human_secs(*budget_seconds)
                 ),
             ),
-            EventKind::Cancelled { detail, .. } => self.line(
-                e,
-                format!("  {} {detail}; restoring", style("stopping:").red().bold()),
-            ),
+            EventKind::Cancelled { reason, detail } => {
+                // A failed step or a breached guardrail was shown in full on
+                // its own line: name it only.
+                let d = match reason {
+                    CancelReason::StepFailed | CancelReason::Guardrail => {
+                        detail.split_once(": ").map_or(detail.as_str(), |(a, _)| a)
+                    }
+                    _ => detail.as_str(),
+                };
+                self.line(
+                    e,
+                    format!("  {} {d}; restoring", style("stopping:").red().bold()),
+                )
+            }
             EventKind::ManualConfirmed {
                 step,
                 by,

@@ -76,6 +76,12 @@ pub enum Command {
         run_dir: PathBuf,
         #[arg(long, short)]
         quiet: bool,
+        /// List what would be undone, newest first; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Do not ask first (an operator at a terminal is shown the list and asked).
+        #[arg(long)]
+        yes: bool,
     },
     /// Run the simulated multi-region deployment in the foreground (until SIGINT/SIGTERM).
     Sim {
@@ -217,10 +223,23 @@ pub fn main() -> i32 {
         } => crate::sim::cli::run(Some(listen), config, seed),
         Command::Run(a) => run::run(a),
         Command::Demo(a) => demo::run(a),
-        Command::Restore { run_dir, quiet } => match runtime() {
-            Ok(rt) => rt.block_on(crate::engine::restore::restore_run_dir(&run_dir, quiet)),
-            Err(code) => code,
-        },
+        Command::Restore {
+            run_dir,
+            quiet,
+            dry_run,
+            yes,
+        } => {
+            use std::io::IsTerminal;
+            let opts = crate::engine::restore::RestoreOptions {
+                quiet,
+                dry_run,
+                confirm: !yes && std::io::stdin().is_terminal() && std::io::stderr().is_terminal(),
+            };
+            match runtime() {
+                Ok(rt) => rt.block_on(crate::engine::restore::restore_run_dir_with(&run_dir, opts, crate::engine::restore::Restorer::Command)),
+                Err(code) => code,
+            }
+        }
         Command::Report {
             run_dir,
             template,
@@ -256,8 +275,10 @@ pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, i32> {
         .enable_all()
         .build()
         .map_err(|e| {
-            eprintln!("gameday: cannot start the async runtime: {e}");
-            exit::RESTORE_FAILED
+            eprintln!(
+                "gameday: cannot start the async runtime: {e}\n  = hint: nothing ran; check the process and thread limits (ulimit -u) and try again"
+            );
+            exit::INVALID
         })
 }
 

@@ -18,7 +18,9 @@ pub fn plan(path: &Path, args: &PlaybookArgs) -> i32 {
             return exit::INVALID;
         }
     };
-    print!("{}", render(&loaded.playbook));
+    // A secret whose variable is set is resolved even here: never shown.
+    let redactor = crate::redact::Redactor::new(&loaded.secrets);
+    print!("{}", redactor.text(&render(&loaded.playbook)));
     exit::PASSED
 }
 

@@ -6,6 +6,7 @@ use super::{PlaybookArgs, load, print_diags, runtime};
 use crate::engine::metrics::MetricValue;
 use crate::engine::{RunOptions, RunSummary, exit};
 use crate::journal::writer::Observer;
+use crate::redact::redact;
 use crate::steps::Interaction;
 use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
 use std::io::IsTerminal;
@@ -52,6 +53,7 @@ pub fn run(a: RunArgs) -> i32 {
             return exit::INVALID;
         }
     };
+    crate::redact::install(&loaded.secrets);
     let unattended = a.non_interactive || !std::io::stdin().is_terminal();
     let interaction = if unattended {
         let problems = loaded.check_unattended(a.yes);
@@ -90,7 +92,10 @@ pub fn run(a: RunArgs) -> i32 {
             summary.exit_code
         }
         Err(e) => {
-            eprintln!("gameday: {e}\n  = hint: nothing was changed");
+            eprintln!(
+                "{}",
+                redact(&format!("gameday: {e}\n  = hint: nothing was changed"))
+            );
             exit::INVALID
         }
     }
@@ -151,14 +156,17 @@ pub fn print_summary(s: &RunSummary) {
                 met.to_string(),
             ]);
         }
-        println!("{t}");
+        println!("{}", redact(&t.to_string()));
     }
-    println!("{outcome}");
+    println!("{}", redact(&outcome));
     if !s.still_applied.is_empty() {
         eprintln!(
-            "gameday: still applied: {}. Finish with: gameday restore {}",
-            s.still_applied.join(", "),
-            s.run_dir.display()
+            "{}",
+            redact(&format!(
+                "gameday: still applied: {}. Finish with: gameday restore {}",
+                s.still_applied.join(", "),
+                s.run_dir.display()
+            ))
         );
     }
     println!("{}", s.run_dir.display());

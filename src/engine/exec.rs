@@ -84,6 +84,27 @@ pub async fn run_step(
         watch,
     });
     let started = Instant::now();
+    if phase == PhaseKind::Restore
+        && let Some(why) = not_measurable(step, ctx)
+    {
+        let summary = format!("not measured: {why}");
+        let _ = events.emit(EventKind::StepFinished {
+            phase: ctx.phase_name.clone(),
+            step: step.name.clone(),
+            kind: step.spec.kind().into(),
+            status: Status::Skipped,
+            summary: summary.clone(),
+            value: None,
+            evidence: Value::Null,
+            attempts: 0,
+            duration_seconds: 0.0,
+            error: None,
+        });
+        return StepResult {
+            status: Status::Skipped,
+            summary,
+        };
+    }
     let effect = step.spec.effect();
     let timeout = match effect {
         Effect::ReadOnly | Effect::Mutating { .. } => Some(step.timeout.get()),
@@ -159,6 +180,36 @@ pub async fn run_step(
 }
 
 type Timed = (DateTime<Utc>, Option<f64>, String);
+
+/// Why a restoration-phase measurement has nothing to measure: the marker
+/// or phase it measures from never happened (the isolation failed, so the
+/// drill went straight to restoration). Such a step is not measured rather
+/// than failed: the failure is the isolation's, reported once.
+fn not_measurable(step: &Step, ctx: &StepCtx) -> Option<String> {
+    let marker_missing = |m: &String| {
+        !ctx.markers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains_key(m)
+    };
+    match &step.spec {
+        StepSpec::Alert(a) => {
+            a.after.as_ref().filter(|m| marker_missing(m)).map(|m| {
+                format!("marker `{m}` was never set (the step that sets it did not succeed)")
+            })
+        }
+        StepSpec::PrometheusWindow(w) => match (&w.since, &w.window) {
+            (Some(m), _) if marker_missing(m) => Some(format!(
+                "marker `{m}` was never set (the step that sets it did not succeed)"
+            )),
+            (None, Some(p)) if ctx.window(p).is_none() => {
+                Some(format!("phase `{p}` never ran, so it has no window"))
+            }
+            _ => None,
+        },
+        _ => None,
+    }
+}
 
 async fn run_with_retries(
     step: &Step,

@@ -9,7 +9,6 @@ use crate::playbook::Guardrail;
 use crate::steps::{self, StepCtx};
 use chrono::Utc;
 use std::sync::Arc;
-use std::time::Duration;
 
 /// Spawn one task per guardrail; they wait for the first mutation, then poll.
 pub fn spawn(
@@ -50,7 +49,9 @@ pub fn spawn(
 async fn watch(g: Guardrail, ctx: StepCtx, cancel: Cancel) {
     let exe = steps::executor(&g.step.spec);
     let every = g.every.get();
-    let mut failing_since: Option<chrono::DateTime<Utc>> = None;
+    // When the check started failing: the wall-clock instant for the journal,
+    // the monotonic one for `for:` (a clock step must not breach or excuse it).
+    let mut failing_since: Option<(chrono::DateTime<Utc>, tokio::time::Instant)> = None;
     let mut last_ok: Option<bool> = None;
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
@@ -77,8 +78,9 @@ async fn watch(g: Guardrail, ctx: StepCtx, cancel: Cancel) {
             failing_since = None;
             continue;
         }
-        let since = *failing_since.get_or_insert_with(Utc::now);
-        let failing_for = (Utc::now() - since).to_std().unwrap_or(Duration::ZERO);
+        let (since, since_mono) =
+            *failing_since.get_or_insert_with(|| (Utc::now(), tokio::time::Instant::now()));
+        let failing_for = since_mono.elapsed();
         if failing_for >= g.for_.get() {
             let _ = ctx.events.emit(EventKind::GuardrailBreached {
                 name: g.step.name.clone(),

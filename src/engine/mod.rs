@@ -19,6 +19,7 @@ mod post;
 pub mod restore;
 pub mod run;
 pub mod signals;
+pub mod trust;
 
 pub use run::{RunOptions, RunSummary, run_drill};
 

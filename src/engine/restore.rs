@@ -212,17 +212,42 @@ pub enum Restorer {
     Guard { reason: String },
 }
 
+/// How `gameday restore` runs.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RestoreOptions {
+    pub quiet: bool,
+    /// List what would be undone; change nothing.
+    pub dry_run: bool,
+    /// Ask before undoing (an operator at a terminal, without `--yes`).
+    pub confirm: bool,
+}
+
 /// `gameday restore RUN_DIR`: undo whatever the journal says is still applied.
 /// Returns the exit code.
 pub async fn restore_run_dir(run_dir: &Path, quiet: bool) -> i32 {
     restore_run_dir_by(run_dir, quiet, Restorer::Command).await
 }
 
-/// Undo whatever the journal of `run_dir` says is still applied, as
-/// `gameday restore` or as the guard (the same code). Holds the run's
-/// restore lock throughout, so two restorations never run at once; the
-/// second one finds nothing left to do. Returns the exit code.
+/// Undo whatever the journal of `run_dir` says is still applied, as the
+/// guard or another caller that names itself.
 pub async fn restore_run_dir_by(run_dir: &Path, quiet: bool, by: Restorer) -> i32 {
+    restore_run_dir_with(
+        run_dir,
+        RestoreOptions {
+            quiet,
+            ..Default::default()
+        },
+        by,
+    )
+    .await
+}
+
+/// Undo whatever the journal of `run_dir` says is still applied, as
+/// `gameday restore` (with its options) or as the guard (the same code).
+/// Holds the run's restore lock throughout, so two restorations never run
+/// at once; the second one finds nothing left to do. Returns the exit code.
+pub async fn restore_run_dir_with(run_dir: &Path, opts: RestoreOptions, by: Restorer) -> i32 {
+    let quiet = opts.quiet;
     let path = run_dir.join(JOURNAL_FILE);
     if !path.is_file() {
         eprintln!(
@@ -277,7 +302,74 @@ pub async fn restore_run_dir_by(run_dir: &Path, quiet: bool, by: Restorer) -> i3
         );
         return super::exit::INVALID;
     }
-    let pending = pending_from_journal(&read.events);
+    let (pending, refused) = super::trust::vet(&read.events);
+    for r in &refused {
+        eprintln!(
+            "gameday: refusing the undo record of `{}` ({}) in {}: {}; it is not executed.\n  = hint: undo that change by hand{}, then check the journal's origin",
+            r.applied.step,
+            r.applied.id,
+            path.display(),
+            r.reason,
+            r.applied
+                .undo
+                .as_ref()
+                .map(|u| format!(" (the record says: {})", u.description))
+                .unwrap_or_default()
+        );
+    }
+    if opts.dry_run || opts.confirm {
+        if pending.is_empty() && refused.is_empty() {
+            eprintln!(
+                "gameday: nothing to restore in {}: everything the drill applied is undone.",
+                run_dir.display()
+            );
+            return super::exit::PASSED;
+        }
+        println!("would undo, newest first:");
+        for a in pending.iter().rev() {
+            println!(
+                "  {}  {}: {}",
+                a.id,
+                a.step,
+                a.undo
+                    .as_ref()
+                    .map_or("no automatic undo (a person must)", |u| u
+                        .description
+                        .as_str())
+            );
+        }
+        if opts.dry_run {
+            return if refused.is_empty() {
+                super::exit::PASSED
+            } else {
+                super::exit::RESTORE_FAILED
+            };
+        }
+        let yes = tokio::task::spawn_blocking(|| {
+            dialoguer::Confirm::new()
+                .with_prompt("Undo these now?")
+                .default(false)
+                .interact()
+                .unwrap_or(false)
+        })
+        .await
+        .unwrap_or(false);
+        if !yes {
+            eprintln!(
+                "gameday: nothing was undone.\n  = hint: run `gameday restore {}` again and confirm, or pass --yes",
+                run_dir.display()
+            );
+            return super::exit::RESTORE_FAILED;
+        }
+    }
+    if pending.is_empty() && !refused.is_empty() {
+        let names: Vec<String> = refused.iter().map(|r| r.applied.step.clone()).collect();
+        eprintln!(
+            "gameday: restoration incomplete; still applied: {}.",
+            names.join(", ")
+        );
+        return super::exit::RESTORE_FAILED;
+    }
     if pending.is_empty() {
         if !quiet {
             eprintln!(
@@ -341,7 +433,7 @@ pub async fn restore_run_dir_by(run_dir: &Path, quiet: bool, by: Restorer) -> i3
         started_at: chrono::Utc::now(),
         clients: Default::default(),
     };
-    let mut left = vec![];
+    let mut left: Vec<String> = refused.iter().map(|r| r.applied.step.clone()).collect();
     for a in pending.iter().rev() {
         if !quiet {
             eprintln!(

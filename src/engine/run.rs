@@ -106,6 +106,7 @@ fn create_run_dir(out: &std::path::Path, name: &str) -> Result<PathBuf, StartErr
 
 /// Run a loaded playbook to the end (restoration included).
 pub async fn run_drill(loaded: Loaded, opts: RunOptions) -> Result<RunSummary, StartError> {
+    crate::redact::install(&loaded.secrets);
     let pb = Arc::new(loaded.playbook);
     let run_dir = create_run_dir(&opts.out_dir, &pb.name)?;
     let lock = match lock::acquire(&pb.environment, &pb.name, &run_dir.display().to_string()) {
@@ -130,6 +131,12 @@ pub async fn run_drill(loaded: Loaded, opts: RunOptions) -> Result<RunSummary, S
         .pushgateway
         .as_deref()
         .map(|url| crate::pushgateway::Publisher::start(url, &journal, &pb.name, &pb.environment));
+    if let Some(n) = std::env::var("GAMEDAY_CRASH_AFTER_EVENT")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        journal.crash_after(n);
+    }
     let run_id = run_dir
         .file_name()
         .map(|s| s.to_string_lossy().into_owned())

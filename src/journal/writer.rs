@@ -26,9 +26,12 @@ pub struct Journal {
     started: Instant,
     /// Elapsed seconds to add (a restore appending to an older journal).
     base_elapsed: f64,
-    secrets: Vec<String>,
+    redactor: crate::redact::Redactor,
     observers: Mutex<Vec<Arc<dyn Observer>>>,
     path: PathBuf,
+    /// Crash testing: SIGKILL this process right after writing this many events.
+    crash_after: std::sync::OnceLock<usize>,
+    written: std::sync::atomic::AtomicUsize,
 }
 
 /// A cheap handle that anything in the run can emit events through.
@@ -55,10 +58,18 @@ impl Journal {
             }),
             started: Instant::now(),
             base_elapsed,
-            secrets,
+            redactor: crate::redact::Redactor::new(secrets),
             observers: Mutex::new(vec![]),
             path: path.to_path_buf(),
+            crash_after: std::sync::OnceLock::new(),
+            written: std::sync::atomic::AtomicUsize::new(0),
         }))
+    }
+
+    /// For the crash sweep (`GAMEDAY_CRASH_AFTER_EVENT=N`): the process kills
+    /// itself with a real SIGKILL right after the N-th event is written.
+    pub fn crash_after(&self, n: usize) {
+        let _ = self.crash_after.set(n);
     }
 
     pub fn path(&self) -> &Path {
@@ -77,15 +88,9 @@ impl Journal {
         self.base_elapsed + self.started.elapsed().as_secs_f64()
     }
 
-    /// Replace every secret value in `text`.
+    /// Replace every secret value in `text`, in any encoding.
     pub fn redact(&self, text: &str) -> String {
-        let mut out = text.to_string();
-        for s in &self.secrets {
-            if out.contains(s.as_str()) {
-                out = out.replace(s.as_str(), "[redacted]");
-            }
-        }
-        out
+        self.redactor.text(text)
     }
 
     /// Stamp, write (fsync'd if critical) and broadcast an event. Returns
@@ -98,10 +103,18 @@ impl Journal {
             elapsed: self.elapsed(),
             kind,
         };
-        let mut line = serde_json::to_string(&event).map_err(std::io::Error::other)?;
-        if !self.secrets.is_empty() {
-            line = self.redact(&line);
-        }
+        // Redact the typed event, string by string, before it is serialized:
+        // the secret is found in its raw form, not in JSON's escaping of it.
+        let (shown, mut line) = if self.redactor.is_empty() {
+            let line = serde_json::to_string(&event).map_err(std::io::Error::other)?;
+            (Some(event.clone()), line)
+        } else {
+            let mut value = serde_json::to_value(&event).map_err(std::io::Error::other)?;
+            self.redactor.value(&mut value);
+            let line = serde_json::to_string(&value).map_err(std::io::Error::other)?;
+            // An event that no longer parses once redacted is written, not shown.
+            (serde_json::from_value::<Event>(value).ok(), line)
+        };
         line.push('\n');
         let result = {
             let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
@@ -117,19 +130,23 @@ impl Journal {
             }
             r
         };
+        let n = self
+            .written
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+            + 1;
+        if self.crash_after.get() == Some(&n) {
+            let _ = nix::sys::signal::raise(nix::sys::signal::Signal::SIGKILL);
+        }
         // Observers see the redacted event.
-        let shown: Event = if self.secrets.is_empty() {
-            event.clone()
-        } else {
-            serde_json::from_str(line.trim_end()).unwrap_or_else(|_| event.clone())
-        };
         let observers = self
             .observers
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clone();
-        for o in observers {
-            o.event(&shown);
+        if let Some(shown) = &shown {
+            for o in observers {
+                o.event(shown);
+            }
         }
         result.map(|_| event)
     }

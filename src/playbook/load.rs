@@ -421,6 +421,9 @@ struct SecretDecl {
     env: Option<String>,
     #[serde(default)]
     file: Option<String>,
+    /// Accept a value shorter than `redact::MIN_SECRET_LEN`.
+    #[serde(default)]
+    allow_short: bool,
 }
 
 #[derive(Deserialize)]
@@ -667,8 +670,21 @@ pub fn load_str(file: &str, src: String, opts: &LoadOptions) -> Result<Loaded, V
                         }
                     };
                     match value {
-                        Ok((v, _)) => {
-                            secret_values.insert(k.as_str().to_string(), Some(v));
+                        Ok((value, from)) => {
+                            let n = value.chars().count();
+                            if n < crate::redact::MIN_SECRET_LEN && !decl.allow_short {
+                                b.at(
+                                    pos_of(v.span()),
+                                    format!(
+                                        "secret `{}` from {from} is {n} character{} long: too short to redact safely (minimum {})",
+                                        k.as_str(),
+                                        if n == 1 { "" } else { "s" },
+                                        crate::redact::MIN_SECRET_LEN
+                                    ),
+                                    Some("use a longer secret, or add `allow_short: true` to the declaration if this value may blank out matching text wherever it is printed".into()),
+                                );
+                            }
+                            secret_values.insert(k.as_str().to_string(), Some(value));
                         }
                         Err(from) if opts.require_secrets => {
                             b.at(
@@ -691,6 +707,8 @@ pub fn load_str(file: &str, src: String, opts: &LoadOptions) -> Result<Loaded, V
             ),
         }
     }
+
+    refuse_secrets_in_argv(&mut b, &root);
 
     // Vars left without a value are an error only if something uses them;
     // interpolation reports that use with its position.
@@ -820,7 +838,7 @@ pub fn load_str(file: &str, src: String, opts: &LoadOptions) -> Result<Loaded, V
         aws: None,
         postgres: BTreeMap::new(),
     });
-    let playbook = Playbook {
+    let mut playbook = Playbook {
         name: header.name.unwrap_or_default(),
         description: header.description,
         owner: header.owner,
@@ -845,6 +863,7 @@ pub fn load_str(file: &str, src: String, opts: &LoadOptions) -> Result<Loaded, V
         metrics,
         path: file.clone(),
         hash,
+        secrets: Default::default(),
     };
     if b.diags.is_empty() {
         validate(&mut b, &playbook);
@@ -855,11 +874,13 @@ pub fn load_str(file: &str, src: String, opts: &LoadOptions) -> Result<Loaded, V
         d.dedup();
         return Err(d);
     }
-    let secrets = secret_values
-        .into_values()
-        .flatten()
-        .filter(|s| s.len() >= 4)
-        .collect();
+    playbook.secrets = super::model::SecretValues(
+        secret_values
+            .iter()
+            .filter_map(|(k, v)| Some((k.clone(), v.clone()?)))
+            .collect(),
+    );
+    let secrets = secret_values.into_values().flatten().collect();
     Ok(Loaded {
         playbook,
         secrets,
@@ -923,6 +944,50 @@ fn text_col(src: &str, pos: Pos, offset: usize) -> usize {
 }
 
 type InterpResult = Result<String, (Pos, interp::InterpError)>;
+
+/// A secret in a shell step's `argv` would be readable by every local user
+/// in `/proc/PID/cmdline` while the command runs: refused, with the way to
+/// pass it through the environment instead.
+fn refuse_secrets_in_argv(b: &mut Builder<'_>, node: &Node) {
+    match node {
+        Node::Mapping(m) => {
+            let is_shell = m.get_scalar("kind").is_some_and(|k| k.as_str() == "shell");
+            if is_shell {
+                let undo_argv = m.get_mapping("undo").and_then(|u| u.get_node("argv"));
+                for argv in [m.get_node("argv"), undo_argv].into_iter().flatten() {
+                    let Some(seq) = argv.as_sequence() else {
+                        continue;
+                    };
+                    for arg in seq.iter().filter_map(|a| a.as_scalar()) {
+                        let Some(at) = arg.as_str().find("${secret.") else {
+                            continue;
+                        };
+                        let name: String = arg.as_str()[at + 9..]
+                            .chars()
+                            .take_while(|c| *c != '}')
+                            .collect();
+                        b.at(
+                            pos_of(arg.span()),
+                            format!(
+                                "secret `{name}` in a shell step's `argv`: other local users can read a command line in /proc/PID/cmdline"
+                            ),
+                            Some(format!(
+                                "pass it through the environment: `env: {{ {}: \"${{secret.{name}}}\" }}`, read by the program or by a `script:` as \"${}\" (secrets also reach commands as environment variables under their own name)",
+                                name.to_uppercase().replace('-', "_"),
+                                name.to_uppercase().replace('-', "_")
+                            )),
+                        );
+                    }
+                }
+            }
+            for (_, v) in m.iter() {
+                refuse_secrets_in_argv(b, v);
+            }
+        }
+        Node::Sequence(seq) => seq.iter().for_each(|v| refuse_secrets_in_argv(b, v)),
+        Node::Scalar(_) => {}
+    }
+}
 
 fn interpolate_node(
     node: &mut Node,

@@ -94,6 +94,20 @@ pub struct Playbook {
     pub path: String,
     /// sha256 of the file's bytes.
     pub hash: String,
+    /// Secret values by name: given to commands as environment variables,
+    /// never serialized or shown.
+    #[serde(skip)]
+    pub secrets: SecretValues,
+}
+
+/// Secret values by name; `Debug` shows the names only.
+#[derive(Clone, Default)]
+pub struct SecretValues(pub BTreeMap<String, String>);
+
+impl std::fmt::Debug for SecretValues {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.0.keys()).finish()
+    }
 }
 
 /// Where the systems the steps talk to are. Each step kind documents which
@@ -256,6 +270,7 @@ impl Playbook {
             metrics: vec![],
             path: String::new(),
             hash: String::new(),
+            secrets: SecretValues::default(),
         }
     }
 }

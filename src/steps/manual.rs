@@ -33,8 +33,8 @@ impl Step for ManualSpec {
         let (confirmed, answer, by, automatic) = match &ctx.interaction {
             Interaction::Auto { by } => (true, self.default.clone(), by.clone(), true),
             Interaction::Prompt => {
-                let prompt = self.prompt.clone();
-                let input = self.input.clone();
+                let prompt = ctx.events.redact(&self.prompt);
+                let input = self.input.as_deref().map(|q| ctx.events.redact(q));
                 let default = self.default.clone();
                 let r = tokio::task::spawn_blocking(
                     move || -> std::io::Result<(bool, Option<String>)> {

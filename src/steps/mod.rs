@@ -11,6 +11,7 @@ pub mod aws;
 pub mod canary;
 pub mod canary_verify;
 pub mod clients;
+pub mod errors;
 pub mod http;
 pub mod manual;
 pub mod note;

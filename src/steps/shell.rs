@@ -78,6 +78,25 @@ fn environment(ctx: &StepCtx, extra: &BTreeMap<String, String>) -> BTreeMap<Stri
     env
 }
 
+/// The environment of the command itself: [`environment`] plus the
+/// playbook's secrets under their own names (an undo journals its
+/// environment, so secrets are added only when a command is started).
+fn environment_with_secrets(
+    ctx: &StepCtx,
+    extra: &BTreeMap<String, String>,
+) -> BTreeMap<String, String> {
+    let mut env: BTreeMap<String, String> = ctx
+        .playbook
+        .secrets
+        .0
+        .iter()
+        .filter(|(k, _)| k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    env.extend(environment(ctx, extra));
+    env
+}
+
 #[async_trait]
 impl Step for ShellSpec {
     fn plan(&self, _ctx: &PlanCtx) -> Vec<PlannedCall> {
@@ -123,7 +142,7 @@ impl Step for ShellSpec {
             env: self.env.clone(),
             cwd: self.cwd.clone(),
         };
-        let env = environment(ctx, &self.env);
+        let env = environment_with_secrets(ctx, &self.env);
         let grace = self.grace.map(|g| g.get()).unwrap_or(DEFAULT_GRACE);
         let out = run_command(&cmd, &env, grace, ctx).await?;
         let expected = self.expect_exit.unwrap_or(0);

@@ -5,6 +5,7 @@ mod cli;
 mod support;
 
 mod aws;
+mod crash;
 mod data;
 mod deploy;
 mod engine;
@@ -14,5 +15,6 @@ mod prom;
 mod pushgateway;
 mod report;
 mod script;
+mod secrets;
 mod sim;
 mod unattended;

@@ -27,7 +27,6 @@ use crate::playbook::spec::aws::{AwsConn, Service};
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
-use aws_smithy_types::error::display::DisplayErrorContext;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use aws_smithy_types::retry::RetryConfig;
 use aws_smithy_types::timeout::TimeoutConfig;
@@ -327,7 +326,7 @@ impl ApiFailure {
                 detail: "timed out".into(),
             },
             SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
-                let text = DisplayErrorContext(&err).to_string();
+                let text = crate::steps::errors::chain(&err);
                 let kind = if text.contains("credentials") || text.contains("identity") {
                     FailureKind::Credentials
                 } else {
@@ -340,7 +339,7 @@ impl ApiFailure {
                 }
             }
             _ => {
-                let text = DisplayErrorContext(&err).to_string();
+                let text = crate::steps::errors::chain(&err);
                 let kind = if text.contains("credentials") || text.contains("identity") {
                     FailureKind::Credentials
                 } else {
@@ -372,7 +371,7 @@ impl ApiFailure {
             ),
             FailureKind::Credentials => format!(
                 "{action} on {resource}: no usable AWS credentials ({}); set AWS_PROFILE or `aws: {{ profile: ... }}`, run `aws sso login`, or export AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY",
-                self.detail
+                crate::steps::errors::credential_attempts(&self.detail)
             ),
             FailureKind::Throttled => format!(
                 "{action} on {resource} was throttled after the SDK's retries ({}); raise `aws: {{ max_attempts: ... }}` or try again later",

@@ -1,0 +1,304 @@
+//! The crash sweep: a run is killed with a real SIGKILL right after it
+//! writes journal event N (`GAMEDAY_CRASH_AFTER_EVENT=N`, the runner raises
+//! SIGKILL on itself), for every N of `hello` and a dense sample of
+//! `regional-failover` against a real `gameday sim`. After each kill,
+//! `gameday restore` must bring the world back to its pre-drill state (the
+//! flag file; the simulator's routing controls, traffic dials and ground
+//! truth), and a second restore must be a no-op (exit 0, journal unchanged).
+
+use crate::cli::*;
+use crate::support::Proc;
+use std::os::unix::process::ExitStatusExt;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::Duration;
+
+/// What one kill point gave.
+#[derive(Debug, PartialEq)]
+enum KillPoint {
+    /// The runner was killed after event N, and restore brought the world back.
+    Restored,
+    /// The run ended with fewer than N events (nothing to kill there).
+    NotReached,
+}
+
+fn journal_lines(dir: &Path) -> usize {
+    std::fs::read_to_string(dir.join("journal.jsonl"))
+        .map(|t| t.lines().count())
+        .unwrap_or(0)
+}
+
+/// Restore `dir`, then restore again: the second must change nothing.
+fn restore_twice(dir: &Path, env: &[(&str, &str)], what: &str) {
+    let mut gd = Gd::new(&["restore", dir.to_str().unwrap()]);
+    gd.cmd.envs(env.iter().copied());
+    let (out, _d) = gd.run();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{what}: restore failed:\n{}",
+        stderr(&out)
+    );
+    let before = std::fs::read(dir.join("journal.jsonl")).unwrap();
+    let mut gd = Gd::new(&["restore", dir.to_str().unwrap()]);
+    gd.cmd.envs(env.iter().copied());
+    let (out, _d) = gd.run();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{what}: second restore:\n{}",
+        stderr(&out)
+    );
+    assert!(
+        stderr(&out).contains("nothing to restore"),
+        "{what}: the second restore must be a no-op:\n{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        std::fs::read(dir.join("journal.jsonl")).unwrap(),
+        before,
+        "{what}: the second restore wrote to the journal"
+    );
+}
+
+/// Run `points` on `workers` threads; returns (tried, restored).
+fn sweep(
+    points: Vec<usize>,
+    workers: usize,
+    one: impl Fn(usize) -> KillPoint + Sync,
+) -> (usize, usize) {
+    let queue = Mutex::new(points);
+    let results = Mutex::new(vec![]);
+    std::thread::scope(|s| {
+        for _ in 0..workers {
+            s.spawn(|| {
+                loop {
+                    let Some(n) = queue.lock().unwrap().pop() else {
+                        break;
+                    };
+                    let r = one(n);
+                    results.lock().unwrap().push((n, r));
+                }
+            });
+        }
+    });
+    let results = results.into_inner().unwrap();
+    let tried = results
+        .iter()
+        .filter(|(_, r)| *r == KillPoint::Restored)
+        .count();
+    (tried, tried)
+}
+
+fn hello_run(
+    flag: &Path,
+    crash_after: Option<usize>,
+) -> (std::process::Output, PathBuf, tempfile::TempDir) {
+    let mut gd = Gd::drill(&[
+        "drills/examples/hello.yaml",
+        "--var",
+        &format!("flag_file={}", flag.display()),
+        "--var",
+        "observe_for=0s",
+        "--quiet",
+    ]);
+    if let Some(n) = crash_after {
+        gd.cmd.env("GAMEDAY_CRASH_AFTER_EVENT", n.to_string());
+    }
+    let out_dir = gd.out_dir();
+    let (out, d) = gd.run();
+    let dir = run_dir(&out_dir).expect("a run directory");
+    (out, dir, d)
+}
+
+#[test]
+fn crash_sweep_hello_every_kill_point_is_restorable() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (out, dir, _d) = hello_run(&tmp.path().join("flag"), None);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let events = journal_lines(&dir);
+    assert!(events > 20, "hello writes {events} events");
+    let (tried, restored) = sweep((1..=events).collect(), 2, |n| {
+        let tmp = tempfile::tempdir().unwrap();
+        let flag = tmp.path().join("flag");
+        let (out, dir, _d) = hello_run(&flag, Some(n));
+        if out.status.signal() != Some(9) {
+            assert!(
+                out.status.code().is_some(),
+                "kill point {n}: {:?}",
+                out.status
+            );
+            assert!(
+                !flag.exists(),
+                "kill point {n}: a finished run left the flag"
+            );
+            return KillPoint::NotReached;
+        }
+        assert_eq!(
+            journal_lines(&dir),
+            n,
+            "kill point {n}: the journal has every event written before the kill"
+        );
+        restore_twice(&dir, &[], &format!("hello kill point {n}"));
+        assert!(!flag.exists(), "kill point {n}: restore left the flag file");
+        KillPoint::Restored
+    });
+    eprintln!("crash sweep hello: {events} events, {tried} kill points tried, {restored} restored");
+    assert!(
+        tried + 1 >= events,
+        "only {tried} of {events} kill points were reached"
+    );
+}
+
+/// The simulator state a drill changes and restoration must put back.
+fn world(sim: &Proc) -> (Vec<String>, serde_json::Value) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let c = crate::support::http();
+        let metrics = c
+            .get(format!("{}/metrics", sim.base_url()))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let routing: Vec<String> = metrics
+            .lines()
+            .filter(|l| {
+                l.starts_with("routing_control_state{") || l.starts_with("traffic_dial_percent{")
+            })
+            .map(str::to_string)
+            .collect();
+        let truth: serde_json::Value = c
+            .get(format!("{}/sim/truth", sim.base_url()))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        (routing, truth)
+    })
+}
+
+const SIM_AWS: &[(&str, &str)] = &[
+    ("AWS_ACCESS_KEY_ID", "sim"),
+    ("AWS_SECRET_ACCESS_KEY", "sim"),
+    ("AWS_REGION", "us-west-2"),
+];
+
+fn failover_run(
+    sim: &Proc,
+    crash_after: Option<usize>,
+) -> (std::process::Output, PathBuf, tempfile::TempDir) {
+    let mut gd = Gd::drill(&[
+        "drills/regional-failover.yaml",
+        "--env",
+        "drills/environments/sim.yaml",
+        "--var",
+        &format!("sim_url={}", sim.base_url()),
+        "--yes",
+        "--quiet",
+    ]);
+    gd.cmd.envs(SIM_AWS.iter().copied());
+    if let Some(n) = crash_after {
+        gd.cmd.env("GAMEDAY_CRASH_AFTER_EVENT", n.to_string());
+    }
+    let out_dir = gd.out_dir();
+    let (out, d) = gd.run();
+    let dir = run_dir(&out_dir).expect("a run directory");
+    (out, dir, d)
+}
+
+fn start_sim() -> Proc {
+    let mut sim = Proc::spawn(
+        "gameday sim",
+        bin(),
+        &["sim", "--listen", "127.0.0.1:{port}"],
+    );
+    tokio::runtime::Runtime::new()
+        .unwrap()
+        .block_on(sim.wait_ready("/sim/truth", Duration::from_secs(20)));
+    sim
+}
+
+#[test]
+fn crash_sweep_regional_failover_against_the_simulator_is_restorable() {
+    let sim = start_sim();
+    let pristine = world(&sim).0;
+    let (out, dir, _d) = failover_run(&sim, None);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}\n{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    let journal = std::fs::read_to_string(dir.join("journal.jsonl")).unwrap();
+    let kinds: Vec<String> = journal
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["event"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    drop(sim);
+    // Every event up to the end of isolation (both intents and applies and
+    // all between), every event next to a change or an undo, the end, and
+    // every 15th event of the observation window in between.
+    let last_apply = kinds.iter().rposition(|k| k == "applied").unwrap();
+    let mut points: Vec<usize> = (1..=last_apply + 2).collect();
+    for (i, k) in kinds.iter().enumerate() {
+        if matches!(
+            k.as_str(),
+            "intent" | "applied" | "undo_started" | "undone" | "cancelled" | "run_finished"
+        ) {
+            points.extend([i, i + 1, i + 2]);
+        }
+    }
+    points.extend((last_apply..kinds.len()).step_by(15));
+    points.retain(|n| (1..=kinds.len()).contains(n));
+    points.sort_unstable();
+    points.dedup();
+    let sampled = points.len();
+    let (tried, restored) = sweep(points, 4, |n| {
+        // A fresh simulator per kill point: the world starts pristine.
+        let sim = start_sim();
+        assert_eq!(world(&sim).0, pristine);
+        let (out, dir, _d) = failover_run(&sim, Some(n));
+        if out.status.signal() != Some(9) {
+            assert!(
+                out.status.code().is_some(),
+                "kill point {n}: {:?}",
+                out.status
+            );
+            return KillPoint::NotReached;
+        }
+        assert_eq!(journal_lines(&dir), n, "kill point {n}");
+        restore_twice(&dir, SIM_AWS, &format!("regional-failover kill point {n}"));
+        let (routing, truth) = world(&sim);
+        assert_eq!(
+            routing, pristine,
+            "kill point {n}: routing not back to its pre-drill state"
+        );
+        assert!(
+            truth["isolated_at"].is_null() || !truth["restored_at"].is_null(),
+            "kill point {n}: the simulator's ground truth says the region is still isolated: {truth}"
+        );
+        KillPoint::Restored
+    });
+    eprintln!(
+        "crash sweep regional-failover: {} events, {sampled} kill points sampled, {tried} tried, {restored} restored",
+        kinds.len()
+    );
+    assert!(
+        tried + 2 >= sampled,
+        "only {tried} of {sampled} kill points were reached"
+    );
+}

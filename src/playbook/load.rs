@@ -389,6 +389,8 @@ struct RawMetric {
     target: Option<Comparison>,
     #[serde(default)]
     description: Option<String>,
+    #[serde(default)]
+    role: Option<super::role::MetricRole>,
 }
 
 #[derive(Deserialize)]
@@ -756,11 +758,17 @@ pub fn load_str(file: &str, src: String, opts: &LoadOptions) -> Result<Loaded, V
                             continue;
                         }
                     };
+                    if let Some(role) = raw.role
+                        && let Some(other) = metrics.iter().find(|m: &&MetricDef| m.role == Some(role))
+                    {
+                        b.at(pos, format!("metric `{}` has role `{role}`, which metric `{}` already has", k.as_str(), other.name), Some("each role (ttd, ttr, rto, rpo, catch_up, conflicts, lost_writes) names one metric of the drill: history and advice follow it".into()));
+                    }
                     metrics.push(MetricDef {
                         name: k.as_str().to_string(),
                         source,
                         target: raw.target,
                         description: raw.description,
+                        role: raw.role,
                         pos,
                     });
                 }

@@ -6,7 +6,9 @@ pub mod expect;
 pub mod interp;
 pub mod load;
 pub mod model;
+pub mod role;
 pub mod spec;
 
 pub use load::{LoadOptions, Loaded, load, load_str};
 pub use model::*;
+pub use role::MetricRole;

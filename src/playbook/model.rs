@@ -169,6 +169,8 @@ pub struct MetricDef {
     pub source: MetricSource,
     pub target: Option<Comparison>,
     pub description: Option<String>,
+    /// What the metric is for (`role: ttd`); reports and history use it.
+    pub role: Option<super::role::MetricRole>,
     pub pos: Pos,
 }
 

@@ -9,6 +9,7 @@
 
 use crate::journal::event::{CancelReason, Outcome, Status};
 use crate::journal::{Event, EventKind};
+use crate::playbook::MetricRole;
 use crate::playbook::expect::Comparison;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
@@ -124,6 +125,12 @@ pub struct MetricInfo {
     pub detail: String,
     /// What it means, from the playbook.
     pub description: Option<String>,
+    /// What it is for (`role:` in the playbook); advice and history follow it.
+    #[serde(default)]
+    pub role: Option<MetricRole>,
+    /// The markers (`from`, `to`) or the recorded value it is computed from.
+    #[serde(default)]
+    pub inputs: Vec<String>,
     /// The value for people: `42.1 s`, `3 min 12 s`, `17`.
     pub display: String,
     /// `± 15 s`, or empty.
@@ -173,6 +180,12 @@ pub struct StepInfo {
     pub error: Option<String>,
     /// Marker this step set, if any.
     pub marker: Option<String>,
+    /// The marker the playbook says this step sets (`mark:`), set or not.
+    #[serde(default)]
+    pub mark: Option<String>,
+    /// The value the playbook says this step records (`record:`).
+    #[serde(default)]
+    pub record: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -367,6 +380,9 @@ pub struct PreviousRun {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct MetricChange {
     pub name: String,
+    /// The metric's role, when it has one (history columns follow it).
+    #[serde(default)]
+    pub role: Option<MetricRole>,
     pub now: Option<f64>,
     pub before: Option<f64>,
     pub unit: String,
@@ -467,6 +483,8 @@ fn reason_str(r: CancelReason) -> &'static str {
 #[derive(Default)]
 struct StepDef {
     expectation: Option<String>,
+    mark: Option<String>,
+    record: Option<String>,
 }
 
 fn step_defs(playbook: &Value) -> HashMap<String, StepDef> {
@@ -479,6 +497,8 @@ fn step_defs(playbook: &Value) -> HashMap<String, StepDef> {
             name.to_string(),
             StepDef {
                 expectation: expectation_of(s),
+                mark: s.get("mark").and_then(Value::as_str).map(str::to_string),
+                record: s.get("record").and_then(Value::as_str).map(str::to_string),
             },
         );
     };
@@ -551,6 +571,17 @@ struct MetricDef {
     record: Option<(String, Option<String>)>,
     target: Option<String>,
     description: Option<String>,
+    role: Option<MetricRole>,
+}
+
+impl MetricDef {
+    fn inputs(&self) -> Vec<String> {
+        match (&self.between, &self.record) {
+            (Some((from, to)), _) => vec![from.clone(), to.clone()],
+            (None, Some((rec, _))) => vec![rec.clone()],
+            (None, None) => vec![],
+        }
+    }
 }
 
 fn metric_defs(playbook: &Value) -> Vec<MetricDef> {
@@ -583,6 +614,10 @@ fn metric_defs(playbook: &Value) -> Vec<MetricDef> {
                     .get("description")
                     .and_then(Value::as_str)
                     .map(str::to_string),
+                role: m
+                    .get("role")
+                    .and_then(Value::as_str)
+                    .and_then(MetricRole::parse),
             })
         })
         .collect()
@@ -817,7 +852,7 @@ impl Builder {
                 self.steps.push(StepInfo {
                     phase: phase.clone(),
                     name: step.clone(),
-                    kind: kind.clone(),
+                    kind: kebab(kind),
                     watch: *watch,
                     status: "unfinished".into(),
                     started_at: rfc(ts),
@@ -833,6 +868,8 @@ impl Builder {
                     attempt_log: vec![],
                     error: None,
                     marker: None,
+                    mark: None,
+                    record: None,
                 });
             }
             EventKind::StepAttempt {
@@ -876,7 +913,7 @@ impl Builder {
                         self.steps.push(StepInfo {
                             phase: phase.clone(),
                             name: step.clone(),
-                            kind: kind.clone(),
+                            kind: kebab(kind),
                             watch: false,
                             status: String::new(),
                             started_at: rfc(ts),
@@ -892,6 +929,8 @@ impl Builder {
                             attempt_log: vec![],
                             error: None,
                             marker: None,
+                            mark: None,
+                            record: None,
                         });
                         self.steps.len() - 1
                     }
@@ -1339,6 +1378,8 @@ impl Builder {
         for s in &mut steps {
             if let Some(d) = defs.get(&s.name) {
                 s.expectation = d.expectation.clone();
+                s.mark = d.mark.clone();
+                s.record = d.record.clone();
             }
         }
         // Phases in the playbook's order, with those that never started.
@@ -1410,11 +1451,22 @@ impl Builder {
             }
         } else {
             for (name, mut m) in metric_events {
-                m.description = mdefs
-                    .iter()
-                    .find(|d| d.name == name)
-                    .and_then(|d| d.description.clone());
+                let def = mdefs.iter().find(|d| d.name == name);
+                m.description = def.and_then(|d| d.description.clone());
+                m.role = def.and_then(|d| d.role);
+                m.inputs = def.map(MetricDef::inputs).unwrap_or_default();
                 metrics.insert(name, m);
+            }
+        }
+
+        // A metric named exactly like a role (`ttd`) has that role unless
+        // it declares another or another metric declares it (older playbooks).
+        let declared: Vec<MetricRole> = metrics.values().filter_map(|m| m.role).collect();
+        for (name, m) in metrics.iter_mut() {
+            if m.role.is_none()
+                && let Some(r) = MetricRole::parse(name).filter(|r| !declared.contains(r))
+            {
+                m.role = Some(r);
             }
         }
 
@@ -1512,6 +1564,12 @@ impl Builder {
     }
 }
 
+/// Step kinds as playbooks write them (`canary-verify`), also for
+/// journals written by versions that used snake_case.
+fn kebab(kind: &str) -> String {
+    kind.replace('_', "-")
+}
+
 fn secs_between(a: DateTime<Utc>, b: DateTime<Utc>) -> f64 {
     (b - a).num_milliseconds() as f64 / 1000.0
 }
@@ -1562,6 +1620,8 @@ pub(crate) fn metric_info(
         resolution_seconds: resolution,
         detail,
         description,
+        role: None,
+        inputs: vec![],
         display,
         error_bar,
         verdict: verdict.into(),
@@ -1611,7 +1671,7 @@ fn provisional_metric(
         // The run stopped before it could be measured: not a verdict.
         _ => None,
     };
-    metric_info(
+    let mut m = metric_info(
         value,
         &unit,
         d.target.clone(),
@@ -1619,7 +1679,10 @@ fn provisional_metric(
         None,
         detail,
         d.description.clone(),
-    )
+    );
+    m.role = d.role;
+    m.inputs = d.inputs();
+    m
 }
 
 fn clock_notes(offsets: &[ClockOffsetInfo], markers: &[MarkerInfo]) -> Vec<String> {

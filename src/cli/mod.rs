@@ -3,6 +3,8 @@
 
 mod demo;
 mod history;
+mod note;
+mod verify;
 mod plan;
 mod run;
 
@@ -102,6 +104,13 @@ pub enum Command {
     },
     /// Every run under DIR, each compared with the previous run of the same drill and environment.
     History(history::HistoryArgs),
+    /// Add a note, finding or action item to a run's journal (while it runs or after).
+    Note(note::NoteArgs),
+    /// Check a run's journal hash chain and that its reports were rendered from that journal.
+    Verify {
+        #[arg(value_name = "RUN_DIR")]
+        run_dir: PathBuf,
+    },
 }
 
 /// Load a playbook or return its diagnostics.
@@ -225,6 +234,8 @@ pub fn main() -> i32 {
             }
         },
         Command::History(a) => history::history(a),
+        Command::Note(a) => note::note(a),
+        Command::Verify { run_dir } => verify::verify(run_dir),
     }
 }
 

@@ -7,6 +7,7 @@
 //! - `exec`: running one step: retries, waits, intents, markers
 //! - `guardrails`, `signals`, `lock`, `restore`, `metrics`, `exit`
 
+pub mod context;
 pub mod exec;
 pub mod exit;
 pub mod guardrails;

@@ -18,6 +18,9 @@ struct Inner {
     file: File,
     /// Write failures after the first are not repeated on the terminal.
     failed: bool,
+    /// Hash chain (`super::chain`): the last line's hash and the file's
+    /// length after it, to notice lines appended by another process.
+    chain: Option<(String, u64)>,
 }
 
 /// The journal file of one run directory.
@@ -41,7 +44,11 @@ impl Journal {
         secrets: Vec<String>,
         base_elapsed: f64,
     ) -> std::io::Result<Arc<Journal>> {
-        let file = OpenOptions::new().create(true).append(true).open(path)?;
+        let file = OpenOptions::new()
+            .create(true)
+            .read(true)
+            .append(true)
+            .open(path)?;
         // Make the file's existence durable too.
         if let Some(dir) = path.parent()
             && let Ok(d) = File::open(dir)
@@ -52,6 +59,7 @@ impl Journal {
             inner: Mutex::new(Inner {
                 file,
                 failed: false,
+                chain: None,
             }),
             started: Instant::now(),
             base_elapsed,
@@ -93,19 +101,16 @@ impl Journal {
     /// not perform a mutating call it could not journal.
     pub fn emit(&self, kind: EventKind) -> std::io::Result<Event> {
         let critical = kind.is_critical();
-        let event = Event {
+        let mut event = Event {
             ts: Utc::now(),
             elapsed: self.elapsed(),
+            prev: None,
             kind,
         };
-        let mut line = serde_json::to_string(&event).map_err(std::io::Error::other)?;
-        if !self.secrets.is_empty() {
-            line = self.redact(&line);
-        }
-        line.push('\n');
+        let mut line = String::new();
         let result = {
             let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-            let r = inner.file.write_all(line.as_bytes()).and_then(|_| {
+            let r = self.chained_write(&mut inner, &mut event, &mut line).and_then(|_| {
                 if critical {
                     inner.file.sync_data()
                 } else {
@@ -132,6 +137,44 @@ impl Journal {
             o.event(&shown);
         }
         result.map(|_| event)
+    }
+
+    /// Append `event` as one line under an exclusive `flock` (other
+    /// processes, such as `gameday note`, append to the same file), with
+    /// `prev` set to the hash of the line before it on disk. One `write`
+    /// of the whole line: an `O_APPEND` write is never split by another's.
+    fn chained_write(
+        &self,
+        inner: &mut Inner,
+        event: &mut Event,
+        line: &mut String,
+    ) -> std::io::Result<()> {
+        use nix::fcntl::{Flock, FlockArg};
+        let _lock = Flock::lock(inner.file.try_clone()?, FlockArg::LockExclusive)
+            .map_err(|(_, e)| std::io::Error::from(e))?;
+        let len = inner.file.metadata()?.len();
+        let mut out = String::new();
+        let prev = match &inner.chain {
+            Some((hash, at)) if *at == len => hash.clone(),
+            _ => {
+                let tail = super::chain::tail(&mut inner.file)?;
+                if tail.needs_newline {
+                    out.push('\n'); // end a crash's torn line; it stays in the chain
+                }
+                tail.prev
+            }
+        };
+        event.prev = Some(prev);
+        *line = serde_json::to_string(&*event).map_err(std::io::Error::other)?;
+        if !self.secrets.is_empty() {
+            *line = self.redact(line);
+        }
+        let hash = super::chain::line_hash(line.as_bytes());
+        line.push('\n');
+        out.push_str(line);
+        inner.file.write_all(out.as_bytes())?;
+        inner.chain = Some((hash, len + out.len() as u64));
+        Ok(())
     }
 
     /// Flush and fsync everything written so far.

@@ -319,6 +319,8 @@ struct Header {
     #[serde(default)]
     description: Option<String>,
     #[serde(default)]
+    hypothesis: Option<String>,
+    #[serde(default)]
     owner: Option<String>,
     #[serde(default)]
     unattended: bool,
@@ -784,6 +786,7 @@ pub fn load_str(file: &str, src: String, opts: &LoadOptions) -> Result<Loaded, V
     let header = header.unwrap_or(Header {
         name: None,
         description: None,
+        hypothesis: None,
         owner: None,
         unattended: false,
         deadline: None,
@@ -795,6 +798,7 @@ pub fn load_str(file: &str, src: String, opts: &LoadOptions) -> Result<Loaded, V
     let playbook = Playbook {
         name: header.name.unwrap_or_default(),
         description: header.description,
+        hypothesis: header.hypothesis,
         owner: header.owner,
         unattended: header.unattended,
         deadline: header.deadline,

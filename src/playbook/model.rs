@@ -67,6 +67,8 @@ pub enum OnFailure {
 pub struct Playbook {
     pub name: String,
     pub description: Option<String>,
+    /// The steady state the drill expects to hold; shown first in the report.
+    pub hypothesis: Option<String>,
     pub owner: Option<String>,
     /// May run from cron with `--yes`.
     pub unattended: bool,
@@ -207,6 +209,7 @@ impl Playbook {
         Playbook {
             name: name.to_string(),
             description: None,
+            hypothesis: None,
             owner: None,
             unattended: true,
             deadline: None,

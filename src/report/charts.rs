@@ -410,13 +410,19 @@ pub fn render_svg(chart: &Chart, report: &Report) -> Result<String, String> {
 
 /// Draw every chart into `RUN_DIR/charts/`. Returns what was drawn and warnings.
 pub fn write_charts(run_dir: &Path, report: &Report) -> (Vec<ChartInfo>, Vec<String>) {
+    charts_of(run_dir, report, true)
+}
+
+/// The charts of `run_dir` as `write_charts` would list them, drawing
+/// them into `RUN_DIR/charts/` only when `write` (`gameday verify` reads).
+pub fn charts_of(run_dir: &Path, report: &Report, write: bool) -> (Vec<ChartInfo>, Vec<String>) {
     let (charts, mut warnings) = load_series(run_dir, report);
     let mut out = vec![];
     if charts.is_empty() {
         return (out, warnings);
     }
     let dir = run_dir.join("charts");
-    if let Err(e) = std::fs::create_dir_all(&dir) {
+    if write && let Err(e) = std::fs::create_dir_all(&dir) {
         warnings.push(format!("cannot create {}: {e}", dir.display()));
         return (out, warnings);
     }
@@ -424,7 +430,11 @@ pub fn write_charts(run_dir: &Path, report: &Report) -> (Vec<ChartInfo>, Vec<Str
         match render_svg(&c, report) {
             Ok(svg) => {
                 let rel = format!("charts/{}.svg", c.name);
-                match super::write_file(&run_dir.join(&rel), svg.as_bytes()) {
+                let written = match write {
+                    true => super::write_file(&run_dir.join(&rel), svg.as_bytes()),
+                    false => Ok(()),
+                };
+                match written {
                     Ok(()) => out.push(ChartInfo {
                         name: c.name.clone(),
                         title: c.title.clone(),

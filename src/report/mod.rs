@@ -8,11 +8,13 @@
 
 pub mod advice;
 pub mod charts;
+pub mod findings;
 pub mod history;
 pub mod json;
 pub mod junit;
 pub mod markdown;
 pub mod model;
+pub mod verify;
 
 use crate::journal::reader::for_each_event;
 use crate::journal::{Event, EventKind, JOURNAL_FILE};
@@ -91,8 +93,13 @@ pub fn load(run_dir: &Path) -> Result<Report, ReportError> {
     };
     let mut start = None;
     let mut isolated = None;
+    let mut last_complete = String::new();
     // Markers are few: parse only the lines that can hold one.
     scan_lines(&jpath, |line| {
+        if line.ends_with('\n') && !line.trim().is_empty() {
+            last_complete.clear();
+            last_complete.push_str(line);
+        }
         let wanted =
             start.is_none() || (isolated.is_none() && line.contains(r#""event":"marker""#));
         if let Some(e) = wanted
@@ -118,6 +125,12 @@ pub fn load(run_dir: &Path) -> Result<Report, ReportError> {
     let mut report = builder.finish();
     report.journal.torn_tail = read.torn_tail;
     report.journal.unreadable_lines = read.unreadable_lines;
+    if !last_complete.is_empty() {
+        report.journal.final_hash = Some(crate::journal::chain::line_hash(
+            last_complete.as_bytes(),
+        ));
+        report.journal.chained = last_complete.contains(r#""prev":""#);
+    }
     Ok(report)
 }
 
@@ -148,7 +161,11 @@ struct Prepared {
     gantt: String,
 }
 
-fn prepare(run_dir: &Path, template: Option<(&str, &str)>) -> Result<Prepared, ReportError> {
+fn prepare(
+    run_dir: &Path,
+    template: Option<(&str, &str)>,
+    draw: bool,
+) -> Result<Prepared, ReportError> {
     let mut report = load(run_dir)?;
     if let Some((name, source)) = template {
         // A template that does not parse fails before anything is drawn.
@@ -156,7 +173,7 @@ fn prepare(run_dir: &Path, template: Option<(&str, &str)>) -> Result<Prepared, R
         env.add_template(name, source)
             .map_err(|e| markdown::template_error(name, &e))?;
     }
-    let (charts, chart_warnings) = charts::write_charts(run_dir, &report);
+    let (charts, chart_warnings) = charts::charts_of(run_dir, &report, draw);
     report.charts = charts;
     for w in chart_warnings {
         report.warnings.push(model::WarningInfo {
@@ -195,7 +212,7 @@ pub fn render_run(
     shown_dir: &str,
     template: Option<(&str, &str)>,
 ) -> Result<Rendered, ReportError> {
-    let mut p = prepare(run_dir, template)?;
+    let mut p = prepare(run_dir, template, true)?;
     let markdown = markdown_of(&mut p, shown_dir, template)?;
     Ok(Rendered {
         json: json::render(&p.report),
@@ -224,7 +241,7 @@ pub fn write_reports(
         None => None,
     };
     let custom = custom.as_ref().map(|(n, s)| (n.as_str(), s.as_str()));
-    let mut p = prepare(run_dir, custom)?;
+    let mut p = prepare(run_dir, custom, true)?;
     // Markdown first: a template error leaves every file as it was.
     let md = markdown_of(&mut p, &run_dir.display().to_string(), custom)?;
     write_file(&run_dir.join("report.md"), md.as_bytes())?;
@@ -238,3 +255,13 @@ pub fn write_reports(
 
 #[cfg(test)]
 mod tests;
+
+/// report.md and report.json of `run_dir` as `write_reports` would write
+/// them now (shipped template), without writing anything: what `gameday
+/// verify` compares the files on disk with.
+pub(crate) fn rerender(run_dir: &Path, shown_dir: &str) -> Result<(Report, String, String), ReportError> {
+    let mut p = prepare(run_dir, None, false)?;
+    let md = markdown_of(&mut p, shown_dir, None)?;
+    let json = json::render(&p.report);
+    Ok((p.report, md, json))
+}

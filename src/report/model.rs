@@ -8,6 +8,8 @@
 //! first event when the drill never isolated anything), written `T+00:01:23.4`.
 
 use crate::journal::event::{CancelReason, Outcome, Status};
+use super::findings::{ActionItem, Finding, NoteInfo, RawNote};
+use crate::journal::event::NoteKind;
 use crate::journal::{Event, EventKind};
 use crate::playbook::MetricRole;
 use crate::playbook::expect::Comparison;
@@ -51,6 +53,14 @@ pub struct Report {
     pub clock: ClockInfo,
     pub timeline: Vec<TimelineEntry>,
     pub next_steps: Vec<Advice>,
+    /// What people and the journal found (`report::findings`).
+    #[serde(default)]
+    pub findings: Vec<Finding>,
+    #[serde(default)]
+    pub action_items: Vec<ActionItem>,
+    /// Plain `gameday note`s.
+    #[serde(default)]
+    pub notes: Vec<NoteInfo>,
     pub warnings: Vec<WarningInfo>,
     pub artifacts: Vec<ArtifactInfo>,
     /// SVG charts beside the report (filled in when they are drawn).
@@ -80,6 +90,23 @@ pub struct RunInfo {
     pub exit_code: Option<i32>,
     /// What `t` offsets count from.
     pub reference: Reference,
+    /// The steady state the drill expects to hold (`hypothesis:`).
+    #[serde(default)]
+    pub hypothesis: Option<String>,
+    /// The machine that ran the drill.
+    #[serde(default)]
+    pub host: Option<String>,
+    /// The on-call named in the environment (var `on_call`).
+    #[serde(default)]
+    pub on_call: Option<String>,
+    /// `git rev-parse HEAD` of the playbook's repository (`+dirty` when it has changes).
+    #[serde(default)]
+    pub git_revision: Option<String>,
+    #[serde(default)]
+    pub aws_identities: Vec<crate::journal::event::AwsIdentity>,
+    /// The resolved vars (secrets are not vars; secret values are redacted in the journal).
+    #[serde(default)]
+    pub vars: BTreeMap<String, Value>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, Default)]
@@ -403,6 +430,14 @@ pub struct JournalInfo {
     pub torn_tail: bool,
     /// Lines that did not parse (1-based), e.g. from a newer gameday.
     pub unreadable_lines: Vec<usize>,
+    /// sha256 of the journal's last complete line: with the hash chain
+    /// (`prev` on every line), it stands for the whole journal
+    /// (`gameday verify` checks both).
+    #[serde(default)]
+    pub final_hash: Option<String>,
+    /// The journal carries the hash chain (written by gameday 0.1 with `prev`).
+    #[serde(default)]
+    pub chained: bool,
 }
 
 /// RFC 3339 with milliseconds, `Z`.
@@ -696,6 +731,7 @@ pub struct Builder {
     timeline: Vec<(DateTime<Utc>, &'static str, String)>,
     warnings: Vec<WarningInfo>,
     artifacts: Vec<ArtifactInfo>,
+    notes: Vec<RawNote>,
 }
 
 impl Builder {
@@ -735,6 +771,7 @@ impl Builder {
             timeline: vec![],
             warnings: vec![],
             artifacts: vec![],
+            notes: vec![],
         }
     }
 
@@ -763,8 +800,20 @@ impl Builder {
                 tool_version,
                 operator,
                 unattended,
+                vars,
                 ..
             } => {
+                if let Some(v) = vars.as_object() {
+                    self.run.vars = v.clone().into_iter().collect();
+                }
+                self.run.on_call = ["on_call", "oncall"]
+                    .iter()
+                    .find_map(|k| vars.get(k)?.as_str().map(str::to_string))
+                    .filter(|s| !s.trim().is_empty());
+                self.run.hypothesis = pb
+                    .get("hypothesis")
+                    .and_then(Value::as_str)
+                    .map(|h| h.trim().to_string());
                 self.run.run_id = run_id.clone();
                 self.run.drill = drill.clone();
                 self.run.description = description.as_ref().map(|d| d.trim().to_string());
@@ -786,6 +835,19 @@ impl Builder {
                 ));
             }
             EventKind::LockAcquired { .. } => {}
+            EventKind::RunContext {
+                host,
+                git_revision,
+                git_dirty,
+                aws_identities,
+            } => {
+                self.run.host = Some(host.clone());
+                self.run.git_revision = git_revision.as_ref().map(|r| {
+                    let dirty = if *git_dirty == Some(true) { "+dirty" } else { "" };
+                    format!("{}{dirty}", &r[..r.len().min(12)])
+                });
+                self.run.aws_identities = aws_identities.clone();
+            }
             EventKind::ClockOffset {
                 source,
                 offset_seconds,
@@ -1328,6 +1390,35 @@ impl Builder {
                     format!("`gameday restore` started by {operator}"),
                 ));
             }
+            EventKind::Note {
+                note,
+                text,
+                by,
+                owner,
+                for_finding,
+                at,
+            } => {
+                let when = at.unwrap_or(ts);
+                let what = match note {
+                    NoteKind::Note => "note".to_string(),
+                    NoteKind::Finding => "finding".to_string(),
+                    NoteKind::Action => match owner {
+                        Some(o) => format!("action item for {o}"),
+                        None => "action item".to_string(),
+                    },
+                };
+                self.timeline
+                    .push((when, "note", format!("{what} by {by}: {}", one_line(text, 160))));
+                self.notes.push(RawNote {
+                    kind: *note,
+                    text: text.clone(),
+                    by: by.clone(),
+                    owner: owner.clone(),
+                    for_finding: for_finding.clone(),
+                    at: rfc(when),
+                    t: c.t(when),
+                });
+            }
             EventKind::RestoreFinished { still_applied } => {
                 if let Some(r) = self.restore_runs.last_mut() {
                     r.finished_at = Some(rfc(ts));
@@ -1370,6 +1461,7 @@ impl Builder {
             mut timeline,
             warnings,
             artifacts,
+            notes,
             ..
         } = self;
 
@@ -1548,6 +1640,9 @@ impl Builder {
             clock,
             timeline,
             next_steps: vec![],
+            findings: vec![],
+            action_items: vec![],
+            notes: vec![],
             warnings,
             artifacts,
             charts: vec![],
@@ -1556,10 +1651,13 @@ impl Builder {
                 events: self.events,
                 torn_tail: false,
                 unreadable_lines: vec![],
+                final_hash: None,
+                chained: false,
             },
         };
         report.outcome_line = super::advice::outcome_line(&report);
         report.next_steps = super::advice::next_steps(&report);
+        super::findings::attach(&mut report, notes);
         report
     }
 }

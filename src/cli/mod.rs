@@ -101,6 +101,9 @@ pub enum Command {
         /// Also write a JUnit XML file.
         #[arg(long, value_name = "FILE")]
         junit: Option<PathBuf>,
+        /// Which reports to write: md, html, json, junit (comma-separated; junit goes to RUN_DIR/junit.xml unless --junit).
+        #[arg(long, value_name = "LIST", default_value = "md,html,json", value_parser = crate::report::Formats::parse)]
+        format: crate::report::Formats,
     },
     /// Every run under DIR, each compared with the previous run of the same drill and environment.
     History(history::HistoryArgs),
@@ -217,7 +220,13 @@ pub fn main() -> i32 {
             run_dir,
             template,
             junit,
-        } => match crate::report::write_reports(&run_dir, template.as_deref(), junit.as_deref()) {
+            format,
+        } => match crate::report::write_reports_as(
+            &run_dir,
+            template.as_deref(),
+            junit.as_deref(),
+            format,
+        ) {
             Ok(s) => {
                 eprintln!(
                     "gameday: reports of drill `{}` ({}) written to {}",

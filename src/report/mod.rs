@@ -10,6 +10,7 @@ pub mod advice;
 pub mod charts;
 pub mod findings;
 pub mod history;
+pub mod html;
 pub mod json;
 pub mod junit;
 pub mod markdown;
@@ -222,13 +223,70 @@ pub fn render_run(
     })
 }
 
+/// Which report files to write (`--format md,html,json,junit`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Formats {
+    pub md: bool,
+    pub html: bool,
+    pub json: bool,
+    /// `RUN_DIR/junit.xml` (or the `--junit FILE`).
+    pub junit: bool,
+}
+
+impl Formats {
+    /// What a run writes unless told otherwise.
+    pub const DEFAULT: Formats = Formats {
+        md: true,
+        html: true,
+        json: true,
+        junit: false,
+    };
+
+    /// `md,html,json,junit`, any subset, comma-separated.
+    pub fn parse(s: &str) -> Result<Formats, String> {
+        let mut f = Formats {
+            md: false,
+            html: false,
+            json: false,
+            junit: false,
+        };
+        for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            match part {
+                "md" | "markdown" => f.md = true,
+                "html" => f.html = true,
+                "json" => f.json = true,
+                "junit" => f.junit = true,
+                other => {
+                    return Err(format!(
+                        "unknown report format `{other}`: choose from md, html, json, junit (comma-separated)"
+                    ));
+                }
+            }
+        }
+        if f == (Formats { md: false, html: false, json: false, junit: false }) {
+            return Err("no report format given: choose from md, html, json, junit".into());
+        }
+        Ok(f)
+    }
+}
+
 /// Render every report of `run_dir` from its journal: report.json,
-/// report.md, charts/*.svg, and `junit` when asked. Idempotent: the same
-/// journal gives the same files.
+/// report.md, report.html, charts/*.svg, and `junit` when asked.
+/// Idempotent: the same journal gives the same files.
 pub fn write_reports(
     run_dir: &Path,
     template: Option<&Path>,
     junit: Option<&Path>,
+) -> Result<Report, ReportError> {
+    write_reports_as(run_dir, template, junit, Formats::DEFAULT)
+}
+
+/// `write_reports`, writing only `formats`.
+pub fn write_reports_as(
+    run_dir: &Path,
+    template: Option<&Path>,
+    junit: Option<&Path>,
+    formats: Formats,
 ) -> Result<Report, ReportError> {
     let custom = match template {
         Some(p) => Some((
@@ -242,12 +300,22 @@ pub fn write_reports(
     };
     let custom = custom.as_ref().map(|(n, s)| (n.as_str(), s.as_str()));
     let mut p = prepare(run_dir, custom, true)?;
+    let shown = run_dir.display().to_string();
     // Markdown first: a template error leaves every file as it was.
-    let md = markdown_of(&mut p, &run_dir.display().to_string(), custom)?;
-    write_file(&run_dir.join("report.md"), md.as_bytes())?;
-    drop(md);
-    write_file_with(&run_dir.join("report.json"), |w| json::write(w, &p.report))?;
-    if let Some(j) = junit {
+    if formats.md {
+        let md = markdown_of(&mut p, &shown, custom)?;
+        write_file(&run_dir.join("report.md"), md.as_bytes())?;
+    }
+    if formats.json {
+        write_file_with(&run_dir.join("report.json"), |w| json::write(w, &p.report))?;
+    }
+    if formats.html {
+        let charts = html::chart_svgs(run_dir, &p.report);
+        let page = html::render(&p.report, &shown, &charts);
+        write_file(&run_dir.join("report.html"), page.as_bytes())?;
+    }
+    let default_junit = run_dir.join("junit.xml");
+    if let Some(j) = junit.or(formats.junit.then_some(default_junit.as_path())) {
         write_file(j, junit::render(&p.report).as_bytes())?;
     }
     Ok(p.report)
@@ -259,9 +327,17 @@ mod tests;
 /// report.md and report.json of `run_dir` as `write_reports` would write
 /// them now (shipped template), without writing anything: what `gameday
 /// verify` compares the files on disk with.
-pub(crate) fn rerender(run_dir: &Path, shown_dir: &str) -> Result<(Report, String, String), ReportError> {
+pub(crate) fn rerender(run_dir: &Path, shown_dir: &str) -> Result<Rerendered, ReportError> {
     let mut p = prepare(run_dir, None, false)?;
     let md = markdown_of(&mut p, shown_dir, None)?;
     let json = json::render(&p.report);
-    Ok((p.report, md, json))
+    let html = html::render(&p.report, shown_dir, &html::chart_svgs(run_dir, &p.report));
+    Ok(Rerendered { md, json, html })
+}
+
+/// The reports of a run as rendered now (`rerender`).
+pub(crate) struct Rerendered {
+    pub md: String,
+    pub json: String,
+    pub html: String,
 }

@@ -356,7 +356,7 @@ pub struct TimelineEntry {
     pub at: String,
     pub t: String,
     pub offset_seconds: f64,
-    /// phase | step | change | undo | marker | guardrail | manual | signal | cancel | warning | run | restore
+    /// phase | step | change | undo | marker | guardrail | manual | signal | cancel | warning | run | restore | note
     pub kind: String,
     pub text: String,
 }

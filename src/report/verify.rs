@@ -132,11 +132,17 @@ pub fn verify(run_dir: &Path) -> Result<Verified, ReportError> {
         .and_then(shown_dir)
         .map(str::to_string)
         .unwrap_or_else(|| run_dir.display().to_string());
-    let (_, md_now, json_now) = super::rerender(run_dir, &shown)?;
+    let now = super::rerender(run_dir, &shown)?;
+    let html_disk = std::fs::read_to_string(run_dir.join("report.html")).ok();
+    let has_html = html_disk.is_some();
     for (name, disk, now) in [
-        ("report.json", json_disk, json_now),
-        ("report.md", md_disk, md_now),
+        ("report.json", json_disk, now.json),
+        ("report.md", md_disk, now.md),
+        ("report.html", html_disk, now.html),
     ] {
+        if name == "report.html" && !has_html {
+            continue; // optional (`--format`)
+        }
         let Some(disk) = disk else {
             out.notes.push(format!("{name} is missing; not checked"));
             continue;

@@ -430,8 +430,17 @@ pub fn charts_of(run_dir: &Path, report: &Report, write: bool) -> (Vec<ChartInfo
         match render_svg(&c, report) {
             Ok(svg) => {
                 let rel = format!("charts/{}.svg", c.name);
+                let png_rel = format!("charts/{}.png", c.name);
                 let written = match write {
-                    true => super::write_file(&run_dir.join(&rel), svg.as_bytes()),
+                    true => super::write_file(&run_dir.join(&rel), svg.as_bytes()).and_then(|_| {
+                        let png = super::png::svg_to_png(&svg).map_err(|e| {
+                            super::ReportError::Write {
+                                path: png_rel.clone(),
+                                source: std::io::Error::other(e),
+                            }
+                        })?;
+                        super::write_file(&run_dir.join(&png_rel), &png)
+                    }),
                     false => Ok(()),
                 };
                 match written {
@@ -439,6 +448,7 @@ pub fn charts_of(run_dir: &Path, report: &Report, write: bool) -> (Vec<ChartInfo
                         name: c.name.clone(),
                         title: c.title.clone(),
                         svg: rel,
+                        png: Some(png_rel),
                         series: c.lines.iter().map(|(l, _)| l.clone()).collect(),
                         markers: markers_in_range(&c, report),
                     }),
@@ -449,6 +459,36 @@ pub fn charts_of(run_dir: &Path, report: &Report, write: bool) -> (Vec<ChartInfo
         }
     }
     (out, warnings)
+}
+
+/// The phase Gantt chart as `charts/phases.svg` and `charts/phases.png`
+/// (drawn only when `write`). None when no phase started.
+pub fn gantt_of(run_dir: &Path, report: &Report, write: bool) -> Result<Option<ChartInfo>, String> {
+    let svg = super::html::gantt_svg(report);
+    if svg.is_empty() {
+        return Ok(None);
+    }
+    let (rel, png_rel) = ("charts/phases.svg", "charts/phases.png");
+    if write {
+        let dir = run_dir.join("charts");
+        std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        super::write_file(&run_dir.join(rel), svg.as_bytes()).map_err(|e| e.to_string())?;
+        let png = super::png::svg_to_png(&svg).map_err(|e| format!("the phase chart could not be drawn as PNG: {e}"))?;
+        super::write_file(&run_dir.join(png_rel), &png).map_err(|e| e.to_string())?;
+    }
+    Ok(Some(ChartInfo {
+        name: "phases".into(),
+        title: "Phases of the drill".into(),
+        svg: rel.into(),
+        png: Some(png_rel.into()),
+        series: report.phases.iter().filter(|p| p.started_at.is_some()).map(|p| p.name.clone()).collect(),
+        markers: report.marker_details.iter().map(|m| m.name.clone()).fold(vec![], |mut v, n| {
+            if !v.contains(&n) {
+                v.push(n);
+            }
+            v
+        }),
+    }))
 }
 
 fn gantt_name(s: &str) -> String {

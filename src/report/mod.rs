@@ -15,6 +15,8 @@ pub mod json;
 pub mod junit;
 pub mod markdown;
 pub mod model;
+pub mod png;
+pub mod trend;
 pub mod verify;
 
 use crate::journal::reader::for_each_event;
@@ -174,8 +176,12 @@ fn prepare(
         env.add_template(name, source)
             .map_err(|e| markdown::template_error(name, &e))?;
     }
-    let (charts, chart_warnings) = charts::charts_of(run_dir, &report, draw);
+    let (charts, mut chart_warnings) = charts::charts_of(run_dir, &report, draw);
     report.charts = charts;
+    match charts::gantt_of(run_dir, &report, draw) {
+        Ok(g) => report.phase_chart = g,
+        Err(w) => chart_warnings.push(w),
+    }
     for w in chart_warnings {
         report.warnings.push(model::WarningInfo {
             at: report.run.finished_at.clone().unwrap_or_default(),

@@ -65,6 +65,9 @@ pub struct Report {
     pub artifacts: Vec<ArtifactInfo>,
     /// SVG charts beside the report (filled in when they are drawn).
     pub charts: Vec<ChartInfo>,
+    /// The phases as a Gantt chart (`charts/phases.svg` and `.png`).
+    #[serde(default)]
+    pub phase_chart: Option<ChartInfo>,
     /// The same drill's previous run in the same environment, when found.
     pub previous: Option<PreviousRun>,
     pub journal: JournalInfo,
@@ -390,6 +393,9 @@ pub struct ChartInfo {
     pub title: String,
     /// Relative to the run directory.
     pub svg: String,
+    /// The same chart as PNG (relative), for tools that cannot show SVG.
+    #[serde(default)]
+    pub png: Option<String>,
     pub series: Vec<String>,
     /// Markers drawn on it (those inside its time range), in order.
     pub markers: Vec<String>,
@@ -1646,6 +1652,7 @@ impl Builder {
             warnings,
             artifacts,
             charts: vec![],
+            phase_chart: None,
             previous: None,
             journal: JournalInfo {
                 events: self.events,

@@ -295,4 +295,52 @@ fn the_demo_report_summary_fits_one_page_and_verifies() {
     assert!(json["run"]["git_revision"].is_string());
     let o = gameday(&["verify", run_dir.to_str().unwrap()], tmp.path());
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+
+    // The PNGs decode, at the size of their SVG.
+    let charts: Vec<serde_json::Value> = json["charts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .chain(std::iter::once(&json["phase_chart"]))
+        .cloned()
+        .collect();
+    assert!(charts.len() >= 2, "{charts:?}");
+    for c in charts {
+        let png = std::fs::read(run_dir.join(c["png"].as_str().unwrap())).unwrap();
+        let svg = std::fs::read_to_string(run_dir.join(c["svg"].as_str().unwrap())).unwrap();
+        let pixmap = resvg::tiny_skia::Pixmap::decode_png(&png).expect("a PNG");
+        let size = |attr: &str| -> u32 {
+            let from = svg.find(&format!(" {attr}=\"")).unwrap() + attr.len() + 3;
+            let to = svg[from..].find('"').unwrap();
+            svg[from..from + to].trim_end_matches("px").parse::<f64>().unwrap() as u32
+        };
+        assert_eq!((pixmap.width(), pixmap.height()), (size("width"), size("height")), "{c}");
+        // Not blank: the chart was drawn.
+        let first = pixmap.pixels()[0];
+        assert!(pixmap.pixels().iter().any(|p| *p != first), "{c} is blank");
+    }
+    // report.html is there too, self-contained (checked in detail by the unit tests).
+    let html = std::fs::read_to_string(run_dir.join("report.html")).unwrap();
+    assert!(!html.contains(" src=\"") && !html.contains("<link"), "report.html refers outside itself");
+}
+
+/// `gameday history --chart` draws TTD, TTR and RPO per run, as SVG and PNG.
+#[test]
+fn history_draws_its_chart_as_svg_and_png() {
+    let tmp = tempfile::tempdir().unwrap();
+    for _ in 0..2 {
+        let (child, _) = start_hello(tmp.path());
+        assert_eq!(interrupt_and_wait(child), 4);
+    }
+    let o = gameday(&["history", "reports", "--chart", "trend.svg"], tmp.path());
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let svg = std::fs::read_to_string(tmp.path().join("trend.svg")).unwrap();
+    roxmltree::Document::parse(&svg).expect("well-formed SVG");
+    assert!(svg.contains("TTD, TTR and RPO per run (2 runs)"), "{svg}");
+    let png = std::fs::read(tmp.path().join("trend.png")).unwrap();
+    let pixmap = resvg::tiny_skia::Pixmap::decode_png(&png).unwrap();
+    assert_eq!((pixmap.width(), pixmap.height()), (900, 420));
+    let o = gameday(&["history", "reports", "--chart", "no/such/dir/x.svg"], tmp.path());
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("cannot write the chart"), "{}", stderr(&o));
 }

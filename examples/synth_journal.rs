@@ -40,6 +40,7 @@ impl Run {
         self.events.push(Event {
             ts: self.now,
             elapsed,
+            prev: None,
             kind,
         });
         self.now += Duration::milliseconds(3);
@@ -149,8 +150,14 @@ impl Run {
     fn write(&self, dir: &Path, torn_tail: Option<&str>) {
         std::fs::create_dir_all(dir).expect("create the run directory");
         let mut text = String::new();
+        // Chained like a real journal (see gameday::journal::chain).
+        let mut prev = gameday::journal::chain::GENESIS.to_string();
         for e in &self.events {
-            text.push_str(&serde_json::to_string(e).expect("events serialize"));
+            let mut e = e.clone();
+            e.prev = Some(prev);
+            let line = serde_json::to_string(&e).expect("events serialize");
+            prev = gameday::journal::chain::line_hash(line.as_bytes());
+            text.push_str(&line);
             text.push('\n');
         }
         if let Some(t) = torn_tail {

@@ -17,6 +17,9 @@ pub struct HistoryArgs {
     /// Output format.
     #[arg(long, value_name = "FORMAT", default_value = "table", value_parser = ["table", "md", "json", "csv"])]
     pub format: String,
+    /// Also draw TTD, TTR and RPO per run to FILE (SVG) and its PNG beside it.
+    #[arg(long, value_name = "FILE")]
+    pub chart: Option<PathBuf>,
 }
 
 pub fn history(a: HistoryArgs) -> i32 {
@@ -42,5 +45,21 @@ pub fn history(a: HistoryArgs) -> i32 {
         }
     }
     print!("{}", history::render(&rows, format));
+    if let Some(file) = &a.chart {
+        match crate::report::trend::write_trend(file, &rows) {
+            Ok((svg, png)) => eprintln!(
+                "gameday: chart written to {} and {}",
+                svg.display(),
+                png.display()
+            ),
+            Err(e) => {
+                eprintln!(
+                    "gameday: cannot write the chart {}: {e}\n  = hint: name a file in a directory that exists, such as history.svg",
+                    file.display()
+                );
+                return exit::INVALID;
+            }
+        }
+    }
     exit::PASSED
 }

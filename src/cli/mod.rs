@@ -3,6 +3,8 @@
 
 mod demo;
 mod history;
+mod note;
+mod verify;
 mod plan;
 mod run;
 
@@ -105,6 +107,9 @@ pub enum Command {
         /// Also write a JUnit XML file.
         #[arg(long, value_name = "FILE")]
         junit: Option<PathBuf>,
+        /// Which reports to write: md, html, json, junit (comma-separated; junit goes to RUN_DIR/junit.xml unless --junit).
+        #[arg(long, value_name = "LIST", default_value = "md,html,json", value_parser = crate::report::Formats::parse)]
+        format: crate::report::Formats,
     },
     /// Every run under DIR, each compared with the previous run of the same drill and environment.
     History(history::HistoryArgs),
@@ -120,6 +125,13 @@ pub enum Command {
         /// Restore when the runner's heartbeat is older than this.
         #[arg(long, value_name = "DURATION", value_parser = parse_lease)]
         lease: std::time::Duration,
+    },
+    /// Add a note, finding or action item to a run's journal (while it runs or after).
+    Note(note::NoteArgs),
+    /// Check a run's journal hash chain and that its reports were rendered from that journal.
+    Verify {
+        #[arg(value_name = "RUN_DIR")]
+        run_dir: PathBuf,
     },
 }
 
@@ -244,7 +256,13 @@ pub fn main() -> i32 {
             run_dir,
             template,
             junit,
-        } => match crate::report::write_reports(&run_dir, template.as_deref(), junit.as_deref()) {
+            format,
+        } => match crate::report::write_reports_as(
+            &run_dir,
+            template.as_deref(),
+            junit.as_deref(),
+            format,
+        ) {
             Ok(s) => {
                 eprintln!(
                     "gameday: reports of drill `{}` ({}) written to {}",
@@ -266,6 +284,8 @@ pub fn main() -> i32 {
             runner_pid,
             lease,
         } => crate::engine::guard::run_local(&local, runner_pid, lease),
+        Command::Note(a) => note::note(a),
+        Command::Verify { run_dir } => verify::verify(run_dir),
     }
 }
 

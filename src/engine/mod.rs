@@ -8,6 +8,7 @@
 //! - `hold`: a phase's observation window with its invariants; `post`: the post phase
 //! - `guardrails`, `signals`, `lock`, `restore`, `metrics`, `exit`
 
+pub mod context;
 pub mod exec;
 pub mod exit;
 pub mod guard;

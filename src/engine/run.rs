@@ -162,6 +162,7 @@ pub async fn run_drill(loaded: Loaded, opts: RunOptions) -> Result<RunSummary, S
             path: jpath.display().to_string(),
             source: e,
         })?;
+    let _ = journal.emit(super::context::run_context(&pb));
     let _ = journal.emit(EventKind::LockAcquired {
         path: lock.path.display().to_string(),
         stale_previous: lock.stale_previous.clone(),

@@ -13,6 +13,10 @@ pub struct Event {
     pub ts: DateTime<Utc>,
     /// Monotonic seconds since the run began.
     pub elapsed: f64,
+    /// sha256 (hex) of the previous line's bytes; 64 zeros on the first
+    /// line. Set by the writer: the journal is a hash chain (`gameday verify`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prev: Option<String>,
     #[serde(flatten)]
     pub kind: EventKind,
 }
@@ -60,6 +64,17 @@ pub enum EventKind {
         operator: String,
         unattended: bool,
         pid: u32,
+    },
+    /// Where and from what the drill ran, beside `run_started`: the host,
+    /// the playbook's git revision, the AWS identities used.
+    RunContext {
+        host: String,
+        /// `git rev-parse HEAD` of the repository holding the playbook, when it is in one.
+        git_revision: Option<String>,
+        /// The playbook differs from that revision (uncommitted changes).
+        git_dirty: Option<bool>,
+        #[serde(default)]
+        aws_identities: Vec<AwsIdentity>,
     },
     /// The lock for this drill and environment was taken.
     LockAcquired {
@@ -292,6 +307,38 @@ pub enum EventKind {
     RestoreFinished {
         still_applied: Vec<String>,
     },
+    /// A note, finding or action item added by a person (`gameday note`),
+    /// during the run or after it.
+    Note {
+        note: NoteKind,
+        text: String,
+        /// Who wrote it (the operator running `gameday note`).
+        by: String,
+        /// Who is to do it (action items).
+        owner: Option<String>,
+        /// The finding an action item answers (`F1`, `M-ttd`…).
+        #[serde(rename = "for")]
+        for_finding: Option<String>,
+        /// The instant the note is about, when not the moment it was written.
+        at: Option<DateTime<Utc>>,
+    },
+}
+
+/// An AWS identity a drill used (`sts:GetCallerIdentity`), once per profile.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct AwsIdentity {
+    pub profile: Option<String>,
+    pub account: String,
+    pub arn: String,
+}
+
+/// What a `gameday note` is.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum NoteKind {
+    Note,
+    Finding,
+    Action,
 }
 
 /// The one-word result of a run (report.json `outcome`).
@@ -342,6 +389,7 @@ impl EventKind {
                 | EventKind::ManualConfirmed { .. }
                 | EventKind::RunFinished { .. }
                 | EventKind::RestoreFinished { .. }
+                | EventKind::Note { .. }
         )
     }
 }

@@ -7,12 +7,13 @@
 //! The journal is the single source for `gameday restore` and for every
 //! report; the terminal view consumes the same stream.
 
+pub mod chain;
 pub mod event;
 pub mod reader;
 pub mod writer;
 
 pub use event::{CancelReason, Event, EventKind};
-pub use reader::read_journal;
+pub use reader::{read_first, read_journal};
 pub use writer::{EventSink, Journal};
 
 /// File name of the journal inside a run directory.

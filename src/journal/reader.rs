@@ -52,6 +52,14 @@ pub fn for_each_event(path: &Path, mut f: impl FnMut(Event)) -> std::io::Result<
     Ok(out)
 }
 
+/// The first event of `path` (`run_started`), without reading the rest.
+pub fn read_first(path: &Path) -> std::io::Result<Option<Event>> {
+    use std::io::BufRead;
+    let mut line = String::new();
+    std::io::BufReader::new(std::fs::File::open(path)?).read_line(&mut line)?;
+    Ok(serde_json::from_str(&line).ok())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

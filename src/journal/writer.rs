@@ -18,6 +18,9 @@ struct Inner {
     file: File,
     /// Write failures after the first are not repeated on the terminal.
     failed: bool,
+    /// Hash chain (`super::chain`): the last line's hash and the file's
+    /// length after it, to notice lines appended by another process.
+    chain: Option<(String, u64)>,
 }
 
 /// The journal file of one run directory.
@@ -44,7 +47,11 @@ impl Journal {
         secrets: Vec<String>,
         base_elapsed: f64,
     ) -> std::io::Result<Arc<Journal>> {
-        let file = OpenOptions::new().create(true).append(true).open(path)?;
+        let file = OpenOptions::new()
+            .create(true)
+            .read(true)
+            .append(true)
+            .open(path)?;
         // Make the file's existence durable too.
         if let Some(dir) = path.parent()
             && let Ok(d) = File::open(dir)
@@ -55,6 +62,7 @@ impl Journal {
             inner: Mutex::new(Inner {
                 file,
                 failed: false,
+                chain: None,
             }),
             started: Instant::now(),
             base_elapsed,
@@ -98,27 +106,27 @@ impl Journal {
     /// not perform a mutating call it could not journal.
     pub fn emit(&self, kind: EventKind) -> std::io::Result<Event> {
         let critical = kind.is_critical();
-        let event = Event {
+        let mut event = Event {
             ts: Utc::now(),
             elapsed: self.elapsed(),
+            prev: None,
             kind,
         };
         // Redact the typed event, string by string, before it is serialized:
         // the secret is found in its raw form, not in JSON's escaping of it.
-        let (shown, mut line) = if self.redactor.is_empty() {
-            let line = serde_json::to_string(&event).map_err(std::io::Error::other)?;
-            (Some(event.clone()), line)
+        let mut redacted = if self.redactor.is_empty() {
+            None
         } else {
             let mut value = serde_json::to_value(&event).map_err(std::io::Error::other)?;
             self.redactor.value(&mut value);
-            let line = serde_json::to_string(&value).map_err(std::io::Error::other)?;
-            // An event that no longer parses once redacted is written, not shown.
-            (serde_json::from_value::<Event>(value).ok(), line)
+            Some(value)
         };
-        line.push('\n');
+        let mut line = String::new();
         let result = {
             let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-            let r = inner.file.write_all(line.as_bytes()).and_then(|_| {
+            let r = self
+                .chained_write(&mut inner, &mut event, redacted.as_mut(), &mut line)
+                .and_then(|_| {
                 if critical {
                     inner.file.sync_data()
                 } else {
@@ -137,7 +145,12 @@ impl Journal {
         if self.crash_after.get() == Some(&n) {
             let _ = nix::sys::signal::raise(nix::sys::signal::Signal::SIGKILL);
         }
-        // Observers see the redacted event.
+        // Observers see the redacted event; one that no longer parses once
+        // redacted is written, not shown.
+        let shown = match redacted {
+            None => Some(event.clone()),
+            Some(value) => serde_json::from_value::<Event>(value).ok(),
+        };
         let observers = self
             .observers
             .lock()
@@ -149,6 +162,51 @@ impl Journal {
             }
         }
         result.map(|_| event)
+    }
+
+    /// Append `event` as one line under an exclusive `flock` (other
+    /// processes, such as `gameday note`, append to the same file), with
+    /// `prev` set to the hash of the line before it on disk. One `write`
+    /// of the whole line: an `O_APPEND` write is never split by another's.
+    fn chained_write(
+        &self,
+        inner: &mut Inner,
+        event: &mut Event,
+        redacted: Option<&mut serde_json::Value>,
+        line: &mut String,
+    ) -> std::io::Result<()> {
+        use nix::fcntl::{Flock, FlockArg};
+        let _lock = Flock::lock(inner.file.try_clone()?, FlockArg::LockExclusive)
+            .map_err(|(_, e)| std::io::Error::from(e))?;
+        let len = inner.file.metadata()?.len();
+        let mut out = String::new();
+        let prev = match &inner.chain {
+            Some((hash, at)) if *at == len => hash.clone(),
+            _ => {
+                let tail = super::chain::tail(&mut inner.file)?;
+                if tail.needs_newline {
+                    out.push('\n'); // end a crash's torn line; it stays in the chain
+                }
+                tail.prev
+            }
+        };
+        event.prev = Some(prev.clone());
+        *line = match redacted {
+            None => serde_json::to_string(&*event),
+            Some(value) => {
+                if let Some(map) = value.as_object_mut() {
+                    map.insert("prev".to_string(), serde_json::Value::String(prev));
+                }
+                serde_json::to_string(&*value)
+            }
+        }
+        .map_err(std::io::Error::other)?;
+        let hash = super::chain::line_hash(line.as_bytes());
+        line.push('\n');
+        out.push_str(line);
+        inner.file.write_all(out.as_bytes())?;
+        inner.chain = Some((hash, len + out.len() as u64));
+        Ok(())
     }
 
     /// Flush and fsync everything written so far.

@@ -322,6 +322,8 @@ struct Header {
     #[serde(default)]
     description: Option<String>,
     #[serde(default)]
+    hypothesis: Option<String>,
+    #[serde(default)]
     owner: Option<String>,
     #[serde(default)]
     unattended: bool,
@@ -402,6 +404,8 @@ struct RawMetric {
     target: Option<Comparison>,
     #[serde(default)]
     description: Option<String>,
+    #[serde(default)]
+    role: Option<super::role::MetricRole>,
 }
 
 #[derive(Deserialize)]
@@ -807,11 +811,17 @@ pub fn load_str(file: &str, src: String, opts: &LoadOptions) -> Result<Loaded, V
                             continue;
                         }
                     };
+                    if let Some(role) = raw.role
+                        && let Some(other) = metrics.iter().find(|m: &&MetricDef| m.role == Some(role))
+                    {
+                        b.at(pos, format!("metric `{}` has role `{role}`, which metric `{}` already has", k.as_str(), other.name), Some("each role (ttd, ttr, rto, rpo, catch_up, conflicts, lost_writes) names one metric of the drill: history and advice follow it".into()));
+                    }
                     metrics.push(MetricDef {
                         name: k.as_str().to_string(),
                         source,
                         target: raw.target,
                         description: raw.description,
+                        role: raw.role,
                         pos,
                     });
                 }
@@ -827,6 +837,7 @@ pub fn load_str(file: &str, src: String, opts: &LoadOptions) -> Result<Loaded, V
     let header = header.unwrap_or(Header {
         name: None,
         description: None,
+        hypothesis: None,
         owner: None,
         unattended: false,
         deadline: None,
@@ -841,6 +852,7 @@ pub fn load_str(file: &str, src: String, opts: &LoadOptions) -> Result<Loaded, V
     let mut playbook = Playbook {
         name: header.name.unwrap_or_default(),
         description: header.description,
+        hypothesis: header.hypothesis,
         owner: header.owner,
         unattended: header.unattended,
         deadline: header.deadline,

@@ -7,7 +7,9 @@ pub mod interp;
 pub mod load;
 pub mod model;
 pub mod notify;
+pub mod role;
 pub mod spec;
 
 pub use load::{LoadOptions, Loaded, load, load_str};
 pub use model::*;
+pub use role::MetricRole;

@@ -71,6 +71,8 @@ pub enum OnFailure {
 pub struct Playbook {
     pub name: String,
     pub description: Option<String>,
+    /// The steady state the drill expects to hold; shown first in the report.
+    pub hypothesis: Option<String>,
     pub owner: Option<String>,
     /// May run from cron with `--yes`.
     pub unattended: bool,
@@ -219,6 +221,8 @@ pub struct MetricDef {
     pub source: MetricSource,
     pub target: Option<Comparison>,
     pub description: Option<String>,
+    /// What the metric is for (`role: ttd`); reports and history use it.
+    pub role: Option<super::role::MetricRole>,
     pub pos: Pos,
 }
 
@@ -256,6 +260,7 @@ impl Playbook {
         Playbook {
             name: name.to_string(),
             description: None,
+            hypothesis: None,
             owner: None,
             unattended: true,
             deadline: None,

@@ -4,8 +4,9 @@
 //! (TTR over 5 minutes points at routing automation, a TTD that was never
 //! measured means the alert never fired, conflicts above 0.1 % of writes...).
 
-use super::model::{Advice, MetricInfo, Report, display_value, human_secs, one_line};
+use super::model::{Advice, MetricInfo, Report, StepInfo, display_value, human_secs, one_line};
 use crate::journal::event::Outcome;
+use crate::playbook::MetricRole;
 
 fn plural(n: usize, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
@@ -171,9 +172,21 @@ fn writes_total(r: &Report) -> Option<f64> {
     r.data_safety.canary.as_ref().map(|c| c.writes as f64)
 }
 
-/// Guidance for one metric, or None when it needs none.
+/// Why a TTD metric has no value: a failed `alert` step that set (or
+/// should have set) its marker, which tells "no alert rule of that name
+/// exists" apart from "the alert never fired".
+fn alert_missing(r: &Report, m: &MetricInfo) -> Option<String> {
+    r.steps
+        .iter()
+        .filter(|s| s.kind == "alert" && s.status != "passed")
+        .filter(|s| s.mark.as_ref().is_none_or(|k| m.inputs.contains(k)))
+        .find(|s| s.evidence.get("rule_exists") == Some(&serde_json::Value::Bool(false)))
+        .map(|s| one_line(&s.summary, 200))
+}
+
+/// Guidance for one metric, or None when it needs none. The topic comes
+/// from the metric's declared `role`, never from its name.
 fn metric_advice(r: &Report, name: &str, m: &MetricInfo) -> Option<Advice> {
-    let n = name.to_ascii_lowercase();
     let target = m.target.as_deref().unwrap_or("none");
     let missed = m.met == Some(false);
     let seen = format!("{} (target {target})", m.display);
@@ -184,38 +197,47 @@ fn metric_advice(r: &Report, name: &str, m: &MetricInfo) -> Option<Advice> {
             guidance: guidance.to_string(),
         })
     };
-    if n.contains("ttr") || n.contains("route") || n.contains("failover") {
-        return match m.value {
-            None if m.target.is_some() => advice(
-                format!(
-                    "traffic was never seen moving away from the isolated region: {}",
-                    m.detail
+    match m.role {
+        Some(MetricRole::Ttr) => {
+            return match m.value {
+                None if m.target.is_some() => advice(
+                    format!(
+                        "traffic was never seen moving away from the isolated region: {}",
+                        m.detail
+                    ),
+                    "Either rerouting did not happen or the traffic query does not see it. Check the routing automation (health checks, routing controls, traffic dials) and that the traffic series is labelled by region.",
                 ),
-                "Either rerouting did not happen or the traffic query does not see it. Check the routing automation (health checks, routing controls, traffic dials) and that the traffic series is labelled by region.",
-            ),
-            Some(v) if missed && v > 300.0 => advice(
-                format!("rerouting took {seen}, more than 5 minutes"),
-                "Failover over 5 minutes means routing automation is broken or missing: traffic should move by itself when health checks fail. Under 60 s is good; global load balancers with health checks fail over in under 30 s.",
-            ),
-            Some(_) if missed => advice(
-                format!("rerouting took {seen}"),
-                "Under 60 s is good. DNS-based failover is bounded below by the record TTL (often 60 s); global load balancers with health checks fail over in under 30 s. Lower TTLs and health-check intervals, or move to health-checked global load balancing.",
-            ),
-            _ => None,
-        };
-    }
-    if n.contains("ttd") || n.contains("detect") {
-        return match m.value {
-            None if m.target.is_some() || missed => advice(
-                format!("the alert never fired: {}", m.detail),
-                "Nobody would have been paged. Check the alert rule's expression against the signals seen during isolation, its `for:` duration, and Alertmanager routing.",
-            ),
-            Some(_) if missed => advice(
-                format!("detection took {seen}"),
-                "Shorten the rule's `for:` and evaluation interval, or alert on a faster signal such as synthetic probes (`probe_success`). Detection is only as precise as the scrape and evaluation intervals: read the error bar before tuning.",
-            ),
-            _ => None,
-        };
+                Some(v) if missed && v > 300.0 => advice(
+                    format!("rerouting took {seen}, more than 5 minutes"),
+                    "Failover over 5 minutes means routing automation is broken or missing: traffic should move by itself when health checks fail. Under 60 s is good; global load balancers with health checks fail over in under 30 s.",
+                ),
+                Some(_) if missed => advice(
+                    format!("rerouting took {seen}"),
+                    "Under 60 s is good. DNS-based failover is bounded below by the record TTL (often 60 s); global load balancers with health checks fail over in under 30 s. Lower TTLs and health-check intervals, or move to health-checked global load balancing.",
+                ),
+                _ => None,
+            };
+        }
+        Some(MetricRole::Ttd) => {
+            return match m.value {
+                None if m.target.is_some() || missed => match alert_missing(r, m) {
+                    Some(seen) => advice(
+                        format!("no alert of that name exists: {seen}"),
+                        "The alert the drill waits for is not defined where it looked (a misspelt alert name, or rules not loaded). Compare the name with /api/v1/rules; until it exists, nobody would be paged.",
+                    ),
+                    None => advice(
+                        format!("the alert never fired: {}", m.detail),
+                        "Nobody would have been paged. Check the alert rule's expression against the signals seen during isolation, its `for:` duration, and Alertmanager routing.",
+                    ),
+                },
+                Some(_) if missed => advice(
+                    format!("detection took {seen}"),
+                    "Shorten the rule's `for:` and evaluation interval, or alert on a faster signal such as synthetic probes (`probe_success`). Detection is only as precise as the scrape and evaluation intervals: read the error bar before tuning.",
+                ),
+                _ => None,
+            };
+        }
+        _ => {}
     }
     if m.value.is_none() {
         // Only the timing metrics say something when their marker never came.
@@ -229,51 +251,47 @@ fn metric_advice(r: &Report, name: &str, m: &MetricInfo) -> Option<Advice> {
             },
         });
     }
-    if n.contains("lag") || n.contains("catch") || n.contains("replication") {
-        return missed.then(|| Advice {
+    match m.role {
+        Some(MetricRole::Rto) => missed.then(|| Advice {
+            about: name.to_string(),
+            finding: format!("the service took {seen} to be healthy everywhere again"),
+            guidance: "RTO is typically 1-5 minutes for active-passive failover. Look at which step of the recovery took longest in the timeline: detection, rerouting, replica promotion, or the region's own recovery after restoration.".into(),
+        }),
+        Some(MetricRole::CatchUp) => missed.then(|| Advice {
             about: name.to_string(),
             finding: format!("replication was over budget: {seen}"),
             guidance: "Lag budgets per data class: credentials 5 s, financial transactions 30 s, user profiles 2 min, content 5 min, analytics 15 min; lag above 10 s for long is a red flag. Check replica capacity and the catch-up throughput after restoration.".into(),
-        });
-    }
-    if n.contains("conflict") {
-        let rate = match (m.value, writes_total(r)) {
-            (Some(c), Some(w)) if w > 0.0 => Some(c / w),
-            _ => None,
-        };
-        let over = rate.is_some_and(|x| x > 0.001);
-        if missed || over {
-            let rate_text = rate
-                .map(|x| format!(", {} of writes", display_value(x, "ratio")))
-                .unwrap_or_default();
-            return advice(
-                format!("{seen}{rate_text}"),
-                "Conflicts above 0.1 % of writes need attention: alert on that rate, on conflicts older than 60 s at resolution, and on any conflict for an entity type that should never conflict. Region pinning makes conflicts rare; CRDTs merge deterministically; under last-writer-wins, clock skew drops writes silently.",
-            );
+        }),
+        Some(MetricRole::Conflicts) => {
+            let rate = match (m.value, writes_total(r)) {
+                (Some(c), Some(w)) if w > 0.0 => Some(c / w),
+                _ => None,
+            };
+            let over = rate.is_some_and(|x| x > 0.001);
+            (missed || over).then(|| {
+                let rate_text = rate
+                    .map(|x| format!(", {} of writes", display_value(x, "ratio")))
+                    .unwrap_or_default();
+                Advice {
+                    about: name.to_string(),
+                    finding: format!("{seen}{rate_text}"),
+                    guidance: "Conflicts above 0.1 % of writes need attention: alert on that rate, on conflicts older than 60 s at resolution, and on any conflict for an entity type that should never conflict. Region pinning makes conflicts rare; CRDTs merge deterministically; under last-writer-wins, clock skew drops writes silently.".into(),
+                }
+            })
         }
-        return None;
-    }
-    if n.contains("lost") || n.contains("canary") {
-        return (missed || m.value.is_some_and(|v| v > 0.0)).then(|| Advice {
+        Some(MetricRole::LostWrites | MetricRole::Rpo) => (missed
+            || m.value.is_some_and(|v| v > 0.0))
+        .then(|| Advice {
             about: name.to_string(),
             finding: format!("writes acknowledged during the drill were lost: {seen}"),
-            guidance: "Every write made during failover must be recoverable: this number is the measured RPO. Under last-writer-wins, clock skew between regions drops newer writes without an error; use hybrid logical clocks or version vectors, or region pinning, and check replication lag at the moment of isolation.".into(),
-        });
-    }
-    if n.contains("residency") {
-        return (missed || m.value.is_some_and(|v| v > 0.0)).then(|| Advice {
+            guidance: "Every write made during failover must be recoverable: the span lost is the measured RPO. Under last-writer-wins, clock skew between regions drops newer writes without an error; use hybrid logical clocks or version vectors, or region pinning, and check replication lag at the moment of isolation.".into(),
+        }),
+        _ => missed.then(|| Advice {
             about: name.to_string(),
-            finding: format!("data residency was broken: {seen}"),
-            guidance: "During failover EU traffic must go to another EU region, never to the US; with no EU region left, degrade or refuse. Check the routing rules for EU users and cross-region replication, backup and export of personal data.".into(),
-        });
+            finding: format!("{seen}: {}", m.detail),
+            guidance: "A target the team set was missed: find out why and record it in the review.".into(),
+        }),
     }
-    if missed {
-        return advice(
-            format!("{seen}: {}", m.detail),
-            "A target the team set was missed: find out why and record it in the review.",
-        );
-    }
-    None
 }
 
 fn phase_kind<'a>(r: &'a Report, phase: &str) -> &'a str {
@@ -338,16 +356,33 @@ pub fn next_steps(r: &Report) -> Vec<Advice> {
         });
     }
     let stopped_early = matches!(r.outcome, Outcome::Interrupted | Outcome::Incomplete);
+    // Markers and values whose metric already has advice: the step that
+    // failed to set them is the same failure, said once.
+    let mut covered: Vec<&str> = vec![];
     for (name, m) in &r.metrics {
         if stopped_early && m.value.is_none() {
             continue; // never had the chance to be measured
         }
         if let Some(a) = metric_advice(r, name, m) {
             out.push(a);
+            covered.extend(m.inputs.iter().map(String::as_str));
         }
     }
-    for s in r.steps.iter().filter(|s| s.status == "failed") {
+    let said_by_a_metric = |s: &StepInfo| {
+        [&s.mark, &s.record]
+            .into_iter()
+            .flatten()
+            .any(|k| covered.contains(&k.as_str()))
+    };
+    for s in r
+        .steps
+        .iter()
+        .filter(|s| s.status == "failed" && !said_by_a_metric(s))
+    {
         let guidance = match phase_kind(r, &s.phase) {
+            _ if s.kind == "residency" => {
+                "Data residency was broken: during failover EU traffic must go to another EU region, never to the US; with no EU region left, degrade or refuse. Check the routing rules for EU users and cross-region replication, backup and export of personal data."
+            }
             "precheck" => {
                 "Pre-drill verification failed: the system was not healthy enough to drill (replication lag under 5 s in every region, synthetic monitors green). Fix that first; nothing was isolated."
             }
@@ -393,6 +428,9 @@ pub fn next_steps(r: &Report) -> Vec<Advice> {
             guidance: "Synchronise clocks (NTP/chrony): instants read from a skewed clock shift TTD and TTR, and last-writer-wins drops writes under skew.".into(),
         });
     }
+    // The same words twice help nobody.
+    let mut seen = std::collections::HashSet::new();
+    out.retain(|a| seen.insert((a.about.clone(), a.finding.clone())));
     if out.is_empty() && r.outcome == Outcome::Passed {
         out.push(Advice {
             about: "review".into(),

@@ -410,13 +410,19 @@ pub fn render_svg(chart: &Chart, report: &Report) -> Result<String, String> {
 
 /// Draw every chart into `RUN_DIR/charts/`. Returns what was drawn and warnings.
 pub fn write_charts(run_dir: &Path, report: &Report) -> (Vec<ChartInfo>, Vec<String>) {
+    charts_of(run_dir, report, true)
+}
+
+/// The charts of `run_dir` as `write_charts` would list them, drawing
+/// them into `RUN_DIR/charts/` only when `write` (`gameday verify` reads).
+pub fn charts_of(run_dir: &Path, report: &Report, write: bool) -> (Vec<ChartInfo>, Vec<String>) {
     let (charts, mut warnings) = load_series(run_dir, report);
     let mut out = vec![];
     if charts.is_empty() {
         return (out, warnings);
     }
     let dir = run_dir.join("charts");
-    if let Err(e) = std::fs::create_dir_all(&dir) {
+    if write && let Err(e) = std::fs::create_dir_all(&dir) {
         warnings.push(format!("cannot create {}: {e}", dir.display()));
         return (out, warnings);
     }
@@ -424,11 +430,25 @@ pub fn write_charts(run_dir: &Path, report: &Report) -> (Vec<ChartInfo>, Vec<Str
         match render_svg(&c, report) {
             Ok(svg) => {
                 let rel = format!("charts/{}.svg", c.name);
-                match super::write_file(&run_dir.join(&rel), svg.as_bytes()) {
+                let png_rel = format!("charts/{}.png", c.name);
+                let written = match write {
+                    true => super::write_file(&run_dir.join(&rel), svg.as_bytes()).and_then(|_| {
+                        let png = super::png::svg_to_png(&svg).map_err(|e| {
+                            super::ReportError::Write {
+                                path: png_rel.clone(),
+                                source: std::io::Error::other(e),
+                            }
+                        })?;
+                        super::write_file(&run_dir.join(&png_rel), &png)
+                    }),
+                    false => Ok(()),
+                };
+                match written {
                     Ok(()) => out.push(ChartInfo {
                         name: c.name.clone(),
                         title: c.title.clone(),
                         svg: rel,
+                        png: Some(png_rel),
                         series: c.lines.iter().map(|(l, _)| l.clone()).collect(),
                         markers: markers_in_range(&c, report),
                     }),
@@ -439,6 +459,36 @@ pub fn write_charts(run_dir: &Path, report: &Report) -> (Vec<ChartInfo>, Vec<Str
         }
     }
     (out, warnings)
+}
+
+/// The phase Gantt chart as `charts/phases.svg` and `charts/phases.png`
+/// (drawn only when `write`). None when no phase started.
+pub fn gantt_of(run_dir: &Path, report: &Report, write: bool) -> Result<Option<ChartInfo>, String> {
+    let svg = super::html::gantt_svg(report);
+    if svg.is_empty() {
+        return Ok(None);
+    }
+    let (rel, png_rel) = ("charts/phases.svg", "charts/phases.png");
+    if write {
+        let dir = run_dir.join("charts");
+        std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        super::write_file(&run_dir.join(rel), svg.as_bytes()).map_err(|e| e.to_string())?;
+        let png = super::png::svg_to_png(&svg).map_err(|e| format!("the phase chart could not be drawn as PNG: {e}"))?;
+        super::write_file(&run_dir.join(png_rel), &png).map_err(|e| e.to_string())?;
+    }
+    Ok(Some(ChartInfo {
+        name: "phases".into(),
+        title: "Phases of the drill".into(),
+        svg: rel.into(),
+        png: Some(png_rel.into()),
+        series: report.phases.iter().filter(|p| p.started_at.is_some()).map(|p| p.name.clone()).collect(),
+        markers: report.marker_details.iter().map(|m| m.name.clone()).fold(vec![], |mut v, n| {
+            if !v.contains(&n) {
+                v.push(n);
+            }
+            v
+        }),
+    }))
 }
 
 fn gantt_name(s: &str) -> String {

@@ -3,25 +3,25 @@
 //! the same environment. Feeds `gameday history` (table, Markdown, JSON,
 //! CSV) and the "Compared with the previous run" section of report.md.
 //!
-//! Direction: a metric with a target `<`/`<=` is better lower, `>`/`>=`
-//! better higher, `==` better closer to the target; without a target, `ttd`, `ttr`, `conflicts`,
-//! `lost_writes` (and names containing `lag`) are better lower, others are
-//! only shown as changed.
+//! Metrics are matched across runs by their declared `role` (`ttd`, `ttr`,
+//! `rto`, `rpo`, `catch_up`, `conflicts`, `lost_writes`), then by name, so
+//! a drill whose TTD is called `time_to_page` still shows in the TTD
+//! column. Direction: a metric with a target `<`/`<=` is better lower,
+//! `>`/`>=` better higher, `==` better closer to the target; without a
+//! target, every role is better lower; other metrics are only shown as
+//! changed.
 
 use super::model::{self, MetricChange, MetricInfo, PreviousRun, Report, display_value};
 use crate::journal::JOURNAL_FILE;
 use crate::journal::event::Outcome;
+use crate::playbook::MetricRole;
 use crate::playbook::expect::{Comparison, Op};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 
-/// The metrics the history table shows, by name.
-pub const COLUMNS: [(&str, &str); 4] = [
-    ("ttd", "TTD"),
-    ("ttr", "TTR"),
-    ("conflicts", "conflicts"),
-    ("lost_writes", "lost writes"),
-];
+/// The metrics the history shows, by role, in this order (the table and
+/// Markdown leave out roles no run has; CSV always has every column).
+pub const COLUMNS: [MetricRole; 7] = MetricRole::ALL;
 
 /// One run in the history.
 #[derive(Debug, Clone, Serialize)]
@@ -70,7 +70,7 @@ pub fn scan(dir: &Path) -> std::io::Result<(Vec<Run>, Vec<String>)> {
 /// How good a value is, as a number where lower is better, judged by the
 /// metric's target: `<`/`<=` lower is better, `>`/`>=` higher, `==`/`!=`
 /// the distance to the target value. None when there is no way to tell.
-fn badness(name: &str, m: Option<&MetricInfo>) -> Option<Box<dyn Fn(f64) -> f64>> {
+fn badness(m: Option<&MetricInfo>) -> Option<Box<dyn Fn(f64) -> f64>> {
     if let Some(c) = m
         .and_then(|m| m.target.as_deref())
         .and_then(|t| Comparison::parse(t).ok())
@@ -83,9 +83,8 @@ fn badness(name: &str, m: Option<&MetricInfo>) -> Option<Box<dyn Fn(f64) -> f64>
             Op::Ne => Box::new(move |v| -(v - target).abs()),
         });
     }
-    let n = name.to_ascii_lowercase();
-    (COLUMNS.iter().any(|(c, _)| *c == n) || n.contains("lag"))
-        .then(|| Box::new(|v| v) as Box<dyn Fn(f64) -> f64>)
+    m.and_then(|m| m.role)
+        .map(|_| Box::new(|v| v) as Box<dyn Fn(f64) -> f64>)
 }
 
 fn signed(v: f64, unit: &str) -> String {
@@ -122,7 +121,7 @@ pub fn compare_metric(
             if d.abs() <= eps {
                 ("same".to_string(), "same".to_string())
             } else {
-                let v = match badness(name, now.or(before)) {
+                let v = match badness(now.or(before)) {
                     Some(f) if f(a) < f(b) => "better",
                     Some(f) if f(a) > f(b) => "worse",
                     Some(_) => "as good",
@@ -140,6 +139,7 @@ pub fn compare_metric(
     };
     MetricChange {
         name: name.to_string(),
+        role: now.or(before).and_then(|m| m.role),
         now: a,
         before: b,
         unit,
@@ -151,21 +151,39 @@ pub fn compare_metric(
     }
 }
 
-/// Every metric of `now` and `before`, compared.
+/// Every metric of `now` and `before`, compared: paired by role when they
+/// have one (a renamed TTD is still the TTD), otherwise by name.
 pub fn compare(now: &Report, before: Option<&Report>) -> Vec<MetricChange> {
-    let mut names: Vec<&String> = now.metrics.keys().collect();
+    let mut paired: Vec<&String> = vec![];
+    let mut out: Vec<MetricChange> = now
+        .metrics
+        .iter()
+        .map(|(name, m)| {
+            let prev = before.and_then(|b| {
+                let by_role = m
+                    .role
+                    .and_then(|role| b.metrics.iter().find(|(_, x)| x.role == Some(role)));
+                by_role.or_else(|| {
+                    b.metrics
+                        .get_key_value(name)
+                        .filter(|(_, x)| x.role.is_none() || x.role == m.role)
+                })
+            });
+            if let Some((k, _)) = prev {
+                paired.push(k);
+            }
+            compare_metric(name, Some(m), prev.map(|(_, x)| x))
+        })
+        .collect();
     if let Some(b) = before {
-        for k in b.metrics.keys() {
-            if !names.contains(&k) {
-                names.push(k);
+        for (name, m) in &b.metrics {
+            if !paired.contains(&name) {
+                out.push(compare_metric(name, None, Some(m)));
             }
         }
     }
-    names.sort();
-    names
-        .into_iter()
-        .map(|n| compare_metric(n, now.metrics.get(n), before.and_then(|b| b.metrics.get(n))))
-        .collect()
+    out.sort_by(|a, b| a.name.cmp(&b.name));
+    out
 }
 
 fn same_series(a: &Report, b: &Report) -> bool {
@@ -267,8 +285,8 @@ impl Format {
     }
 }
 
-fn cell(row: &Row, metric: &str, with_change: bool) -> String {
-    match row.metrics.iter().find(|m| m.name == metric) {
+fn cell(row: &Row, role: MetricRole, with_change: bool) -> String {
+    match row.metrics.iter().find(|m| m.role == Some(role)) {
         None => "—".into(),
         Some(m) if with_change && row.previous_run_id.is_some() => match m.verdict.as_str() {
             "better" | "worse" | "as good" | "changed" => {
@@ -289,23 +307,34 @@ fn date(s: &str) -> String {
         .unwrap_or_else(|| s.to_string())
 }
 
-fn header() -> Vec<String> {
+/// The roles at least one of `rows` measured or defined.
+pub fn shown_roles(rows: &[Row]) -> Vec<MetricRole> {
+    COLUMNS
+        .into_iter()
+        .filter(|role| {
+            rows.iter()
+                .any(|r| r.metrics.iter().any(|m| m.role == Some(*role)))
+        })
+        .collect()
+}
+
+fn header(roles: &[MetricRole]) -> Vec<String> {
     let mut h: Vec<String> = ["date (UTC)", "drill", "environment", "outcome"]
         .iter()
         .map(|s| s.to_string())
         .collect();
-    h.extend(COLUMNS.iter().map(|(_, t)| t.to_string()));
+    h.extend(roles.iter().map(|r| r.title().to_string()));
     h
 }
 
-fn cells(r: &Row, with_change: bool) -> Vec<String> {
+fn cells(r: &Row, roles: &[MetricRole], with_change: bool) -> Vec<String> {
     let mut c = vec![
         date(&r.started_at),
         r.drill.clone(),
         r.environment.clone(),
         r.outcome.as_str().to_string(),
     ];
-    c.extend(COLUMNS.iter().map(|(n, _)| cell(r, n, with_change)));
+    c.extend(roles.iter().map(|role| cell(r, *role, with_change)));
     c
 }
 
@@ -319,21 +348,22 @@ fn csv_field(s: &str) -> String {
 
 /// Render the rows.
 pub fn render(rows: &[Row], format: Format) -> String {
+    let roles = shown_roles(rows);
     match format {
         Format::Table => {
             let mut t = comfy_table::Table::new();
             t.load_style(comfy_table::presets::UTF8_FULL_CONDENSED);
-            t.set_header(header());
+            t.set_header(header(&roles));
             for r in rows {
-                t.add_row(cells(r, true));
+                t.add_row(cells(r, &roles, true));
             }
             format!("{t}\n")
         }
         Format::Markdown => {
-            let h = header();
+            let h = header(&roles);
             let mut s = format!("| {} |\n|{}\n", h.join(" | "), "---|".repeat(h.len()));
             for r in rows {
-                let c: Vec<String> = cells(r, true)
+                let c: Vec<String> = cells(r, &roles, true)
                     .into_iter()
                     .map(|c| c.replace('|', "\\|"))
                     .collect();
@@ -354,9 +384,9 @@ pub fn render(rows: &[Row], format: Format) -> String {
                 "environment".into(),
                 "outcome".into(),
             ];
-            for (n, _) in COLUMNS {
-                h.push(n.to_string());
-                h.push(format!("{n}_change"));
+            for role in COLUMNS {
+                h.push(role.as_str().to_string());
+                h.push(format!("{role}_change"));
             }
             let mut s = h.join(",") + "\n";
             for r in rows {
@@ -367,8 +397,8 @@ pub fn render(rows: &[Row], format: Format) -> String {
                     r.environment.clone(),
                     r.outcome.as_str().to_string(),
                 ];
-                for (n, _) in COLUMNS {
-                    let m = r.metrics.iter().find(|m| m.name == n);
+                for role in COLUMNS {
+                    let m = r.metrics.iter().find(|m| m.role == Some(role));
                     c.push(
                         m.and_then(|m| m.now)
                             .map(model::trim_num)

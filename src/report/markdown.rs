@@ -105,6 +105,12 @@ fn environment() -> Environment<'static> {
     env.add_filter("secs", |v: f64| human_secs(v));
     env.add_filter("num", |v: f64| trim_num(v));
     env.add_filter("pretty", pretty);
+    env.add_filter("role_title", |r: String| {
+        crate::playbook::MetricRole::parse(&r).map_or(r.clone(), |r| r.title().to_string())
+    });
+    env.add_filter("role_meaning", |r: String| {
+        crate::playbook::MetricRole::parse(&r).map_or(String::new(), |r| r.meaning().to_string())
+    });
     env
 }
 

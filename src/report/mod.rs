@@ -8,12 +8,17 @@
 
 pub mod advice;
 pub mod charts;
+pub mod findings;
 pub mod history;
+pub mod html;
 pub mod json;
 pub mod junit;
 pub mod markdown;
 pub mod model;
 pub mod script;
+pub mod png;
+pub mod trend;
+pub mod verify;
 
 use crate::journal::reader::for_each_event;
 use crate::journal::{Event, EventKind, JOURNAL_FILE};
@@ -92,8 +97,13 @@ pub fn load(run_dir: &Path) -> Result<Report, ReportError> {
     };
     let mut start = None;
     let mut isolated = None;
+    let mut last_complete = String::new();
     // Markers are few: parse only the lines that can hold one.
     scan_lines(&jpath, |line| {
+        if line.ends_with('\n') && !line.trim().is_empty() {
+            last_complete.clear();
+            last_complete.push_str(line);
+        }
         let wanted =
             start.is_none() || (isolated.is_none() && line.contains(r#""event":"marker""#));
         if let Some(e) = wanted
@@ -119,6 +129,12 @@ pub fn load(run_dir: &Path) -> Result<Report, ReportError> {
     let mut report = builder.finish();
     report.journal.torn_tail = read.torn_tail;
     report.journal.unreadable_lines = read.unreadable_lines;
+    if !last_complete.is_empty() {
+        report.journal.final_hash = Some(crate::journal::chain::line_hash(
+            last_complete.as_bytes(),
+        ));
+        report.journal.chained = last_complete.contains(r#""prev":""#);
+    }
     Ok(report)
 }
 
@@ -149,7 +165,11 @@ struct Prepared {
     gantt: String,
 }
 
-fn prepare(run_dir: &Path, template: Option<(&str, &str)>) -> Result<Prepared, ReportError> {
+fn prepare(
+    run_dir: &Path,
+    template: Option<(&str, &str)>,
+    draw: bool,
+) -> Result<Prepared, ReportError> {
     let mut report = load(run_dir)?;
     if let Some((name, source)) = template {
         // A template that does not parse fails before anything is drawn.
@@ -157,8 +177,12 @@ fn prepare(run_dir: &Path, template: Option<(&str, &str)>) -> Result<Prepared, R
         env.add_template(name, source)
             .map_err(|e| markdown::template_error(name, &e))?;
     }
-    let (charts, chart_warnings) = charts::write_charts(run_dir, &report);
+    let (charts, mut chart_warnings) = charts::charts_of(run_dir, &report, draw);
     report.charts = charts;
+    match charts::gantt_of(run_dir, &report, draw) {
+        Ok(g) => report.phase_chart = g,
+        Err(w) => chart_warnings.push(w),
+    }
     for w in chart_warnings {
         report.warnings.push(model::WarningInfo {
             at: report.run.finished_at.clone().unwrap_or_default(),
@@ -196,7 +220,7 @@ pub fn render_run(
     shown_dir: &str,
     template: Option<(&str, &str)>,
 ) -> Result<Rendered, ReportError> {
-    let mut p = prepare(run_dir, template)?;
+    let mut p = prepare(run_dir, template, true)?;
     let markdown = markdown_of(&mut p, shown_dir, template)?;
     Ok(Rendered {
         json: json::render(&p.report),
@@ -206,13 +230,70 @@ pub fn render_run(
     })
 }
 
+/// Which report files to write (`--format md,html,json,junit`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Formats {
+    pub md: bool,
+    pub html: bool,
+    pub json: bool,
+    /// `RUN_DIR/junit.xml` (or the `--junit FILE`).
+    pub junit: bool,
+}
+
+impl Formats {
+    /// What a run writes unless told otherwise.
+    pub const DEFAULT: Formats = Formats {
+        md: true,
+        html: true,
+        json: true,
+        junit: false,
+    };
+
+    /// `md,html,json,junit`, any subset, comma-separated.
+    pub fn parse(s: &str) -> Result<Formats, String> {
+        let mut f = Formats {
+            md: false,
+            html: false,
+            json: false,
+            junit: false,
+        };
+        for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            match part {
+                "md" | "markdown" => f.md = true,
+                "html" => f.html = true,
+                "json" => f.json = true,
+                "junit" => f.junit = true,
+                other => {
+                    return Err(format!(
+                        "unknown report format `{other}`: choose from md, html, json, junit (comma-separated)"
+                    ));
+                }
+            }
+        }
+        if f == (Formats { md: false, html: false, json: false, junit: false }) {
+            return Err("no report format given: choose from md, html, json, junit".into());
+        }
+        Ok(f)
+    }
+}
+
 /// Render every report of `run_dir` from its journal: report.json,
-/// report.md, charts/*.svg, and `junit` when asked. Idempotent: the same
-/// journal gives the same files.
+/// report.md, report.html, charts/*.svg, and `junit` when asked.
+/// Idempotent: the same journal gives the same files.
 pub fn write_reports(
     run_dir: &Path,
     template: Option<&Path>,
     junit: Option<&Path>,
+) -> Result<Report, ReportError> {
+    write_reports_as(run_dir, template, junit, Formats::DEFAULT)
+}
+
+/// `write_reports`, writing only `formats`.
+pub fn write_reports_as(
+    run_dir: &Path,
+    template: Option<&Path>,
+    junit: Option<&Path>,
+    formats: Formats,
 ) -> Result<Report, ReportError> {
     let custom = match template {
         Some(p) => Some((
@@ -225,13 +306,23 @@ pub fn write_reports(
         None => None,
     };
     let custom = custom.as_ref().map(|(n, s)| (n.as_str(), s.as_str()));
-    let mut p = prepare(run_dir, custom)?;
+    let mut p = prepare(run_dir, custom, true)?;
+    let shown = run_dir.display().to_string();
     // Markdown first: a template error leaves every file as it was.
-    let md = markdown_of(&mut p, &run_dir.display().to_string(), custom)?;
-    write_file(&run_dir.join("report.md"), md.as_bytes())?;
-    drop(md);
-    write_file_with(&run_dir.join("report.json"), |w| json::write(w, &p.report))?;
-    if let Some(j) = junit {
+    if formats.md {
+        let md = markdown_of(&mut p, &shown, custom)?;
+        write_file(&run_dir.join("report.md"), md.as_bytes())?;
+    }
+    if formats.json {
+        write_file_with(&run_dir.join("report.json"), |w| json::write(w, &p.report))?;
+    }
+    if formats.html {
+        let charts = html::chart_svgs(run_dir, &p.report);
+        let page = html::render(&p.report, &shown, &charts);
+        write_file(&run_dir.join("report.html"), page.as_bytes())?;
+    }
+    let default_junit = run_dir.join("junit.xml");
+    if let Some(j) = junit.or(formats.junit.then_some(default_junit.as_path())) {
         write_file(j, junit::render(&p.report).as_bytes())?;
     }
     Ok(p.report)
@@ -239,3 +330,21 @@ pub fn write_reports(
 
 #[cfg(test)]
 mod tests;
+
+/// report.md and report.json of `run_dir` as `write_reports` would write
+/// them now (shipped template), without writing anything: what `gameday
+/// verify` compares the files on disk with.
+pub(crate) fn rerender(run_dir: &Path, shown_dir: &str) -> Result<Rerendered, ReportError> {
+    let mut p = prepare(run_dir, None, false)?;
+    let md = markdown_of(&mut p, shown_dir, None)?;
+    let json = json::render(&p.report);
+    let html = html::render(&p.report, shown_dir, &html::chart_svgs(run_dir, &p.report));
+    Ok(Rerendered { md, json, html })
+}
+
+/// The reports of a run as rendered now (`rerender`).
+pub(crate) struct Rerendered {
+    pub md: String,
+    pub json: String,
+    pub html: String,
+}

@@ -8,7 +8,10 @@
 //! first event when the drill never isolated anything), written `T+00:01:23.4`.
 
 use crate::journal::event::{CancelReason, Outcome, Status};
+use super::findings::{ActionItem, Finding, NoteInfo, RawNote};
+use crate::journal::event::NoteKind;
 use crate::journal::{Event, EventKind};
+use crate::playbook::MetricRole;
 use crate::playbook::expect::Comparison;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
@@ -50,6 +53,14 @@ pub struct Report {
     pub clock: ClockInfo,
     pub timeline: Vec<TimelineEntry>,
     pub next_steps: Vec<Advice>,
+    /// What people and the journal found (`report::findings`).
+    #[serde(default)]
+    pub findings: Vec<Finding>,
+    #[serde(default)]
+    pub action_items: Vec<ActionItem>,
+    /// Plain `gameday note`s.
+    #[serde(default)]
+    pub notes: Vec<NoteInfo>,
     pub warnings: Vec<WarningInfo>,
     /// Phase budgets, observation windows, lag budgets and what they found.
     #[serde(default)]
@@ -57,6 +68,9 @@ pub struct Report {
     pub artifacts: Vec<ArtifactInfo>,
     /// SVG charts beside the report (filled in when they are drawn).
     pub charts: Vec<ChartInfo>,
+    /// The phases as a Gantt chart (`charts/phases.svg` and `.png`).
+    #[serde(default)]
+    pub phase_chart: Option<ChartInfo>,
     /// The same drill's previous run in the same environment, when found.
     pub previous: Option<PreviousRun>,
     pub journal: JournalInfo,
@@ -82,6 +96,23 @@ pub struct RunInfo {
     pub exit_code: Option<i32>,
     /// What `t` offsets count from.
     pub reference: Reference,
+    /// The steady state the drill expects to hold (`hypothesis:`).
+    #[serde(default)]
+    pub hypothesis: Option<String>,
+    /// The machine that ran the drill.
+    #[serde(default)]
+    pub host: Option<String>,
+    /// The on-call named in the environment (var `on_call`).
+    #[serde(default)]
+    pub on_call: Option<String>,
+    /// `git rev-parse HEAD` of the playbook's repository (`+dirty` when it has changes).
+    #[serde(default)]
+    pub git_revision: Option<String>,
+    #[serde(default)]
+    pub aws_identities: Vec<crate::journal::event::AwsIdentity>,
+    /// The resolved vars (secrets are not vars; secret values are redacted in the journal).
+    #[serde(default)]
+    pub vars: BTreeMap<String, Value>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, Default)]
@@ -127,6 +158,12 @@ pub struct MetricInfo {
     pub detail: String,
     /// What it means, from the playbook.
     pub description: Option<String>,
+    /// What it is for (`role:` in the playbook); advice and history follow it.
+    #[serde(default)]
+    pub role: Option<MetricRole>,
+    /// The markers (`from`, `to`) or the recorded value it is computed from.
+    #[serde(default)]
+    pub inputs: Vec<String>,
     /// The value for people: `42.1 s`, `3 min 12 s`, `17`.
     pub display: String,
     /// `± 15 s`, or empty.
@@ -176,6 +213,12 @@ pub struct StepInfo {
     pub error: Option<String>,
     /// Marker this step set, if any.
     pub marker: Option<String>,
+    /// The marker the playbook says this step sets (`mark:`), set or not.
+    #[serde(default)]
+    pub mark: Option<String>,
+    /// The value the playbook says this step records (`record:`).
+    #[serde(default)]
+    pub record: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -319,7 +362,7 @@ pub struct TimelineEntry {
     pub at: String,
     pub t: String,
     pub offset_seconds: f64,
-    /// phase | step | change | undo | marker | guardrail | manual | signal | cancel | warning | run | restore
+    /// phase | step | change | undo | marker | guardrail | manual | signal | cancel | warning | run | restore | note
     pub kind: String,
     pub text: String,
 }
@@ -353,6 +396,9 @@ pub struct ChartInfo {
     pub title: String,
     /// Relative to the run directory.
     pub svg: String,
+    /// The same chart as PNG (relative), for tools that cannot show SVG.
+    #[serde(default)]
+    pub png: Option<String>,
     pub series: Vec<String>,
     /// Markers drawn on it (those inside its time range), in order.
     pub markers: Vec<String>,
@@ -370,6 +416,9 @@ pub struct PreviousRun {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct MetricChange {
     pub name: String,
+    /// The metric's role, when it has one (history columns follow it).
+    #[serde(default)]
+    pub role: Option<MetricRole>,
     pub now: Option<f64>,
     pub before: Option<f64>,
     pub unit: String,
@@ -390,6 +439,14 @@ pub struct JournalInfo {
     pub torn_tail: bool,
     /// Lines that did not parse (1-based), e.g. from a newer gameday.
     pub unreadable_lines: Vec<usize>,
+    /// sha256 of the journal's last complete line: with the hash chain
+    /// (`prev` on every line), it stands for the whole journal
+    /// (`gameday verify` checks both).
+    #[serde(default)]
+    pub final_hash: Option<String>,
+    /// The journal carries the hash chain (written by gameday 0.1 with `prev`).
+    #[serde(default)]
+    pub chained: bool,
 }
 
 /// RFC 3339 with milliseconds, `Z`.
@@ -470,6 +527,8 @@ fn reason_str(r: CancelReason) -> &'static str {
 #[derive(Default)]
 struct StepDef {
     expectation: Option<String>,
+    mark: Option<String>,
+    record: Option<String>,
 }
 
 fn step_defs(playbook: &Value) -> HashMap<String, StepDef> {
@@ -482,6 +541,8 @@ fn step_defs(playbook: &Value) -> HashMap<String, StepDef> {
             name.to_string(),
             StepDef {
                 expectation: expectation_of(s),
+                mark: s.get("mark").and_then(Value::as_str).map(str::to_string),
+                record: s.get("record").and_then(Value::as_str).map(str::to_string),
             },
         );
     };
@@ -554,6 +615,17 @@ struct MetricDef {
     record: Option<(String, Option<String>)>,
     target: Option<String>,
     description: Option<String>,
+    role: Option<MetricRole>,
+}
+
+impl MetricDef {
+    fn inputs(&self) -> Vec<String> {
+        match (&self.between, &self.record) {
+            (Some((from, to)), _) => vec![from.clone(), to.clone()],
+            (None, Some((rec, _))) => vec![rec.clone()],
+            (None, None) => vec![],
+        }
+    }
 }
 
 fn metric_defs(playbook: &Value) -> Vec<MetricDef> {
@@ -586,6 +658,10 @@ fn metric_defs(playbook: &Value) -> Vec<MetricDef> {
                     .get("description")
                     .and_then(Value::as_str)
                     .map(str::to_string),
+                role: m
+                    .get("role")
+                    .and_then(Value::as_str)
+                    .and_then(MetricRole::parse),
             })
         })
         .collect()
@@ -665,6 +741,7 @@ pub struct Builder {
     warnings: Vec<WarningInfo>,
     script: super::script::ScriptInfo,
     artifacts: Vec<ArtifactInfo>,
+    notes: Vec<RawNote>,
 }
 
 impl Builder {
@@ -705,6 +782,7 @@ impl Builder {
             warnings: vec![],
             script: Default::default(),
             artifacts: vec![],
+            notes: vec![],
         }
     }
 
@@ -734,8 +812,20 @@ impl Builder {
                 tool_version,
                 operator,
                 unattended,
+                vars,
                 ..
             } => {
+                if let Some(v) = vars.as_object() {
+                    self.run.vars = v.clone().into_iter().collect();
+                }
+                self.run.on_call = ["on_call", "oncall"]
+                    .iter()
+                    .find_map(|k| vars.get(k)?.as_str().map(str::to_string))
+                    .filter(|s| !s.trim().is_empty());
+                self.run.hypothesis = pb
+                    .get("hypothesis")
+                    .and_then(Value::as_str)
+                    .map(|h| h.trim().to_string());
                 self.run.run_id = run_id.clone();
                 self.run.drill = drill.clone();
                 self.run.description = description.as_ref().map(|d| d.trim().to_string());
@@ -796,6 +886,19 @@ impl Builder {
                 ),
             )),
             EventKind::InvariantState { .. } | EventKind::HoldFinished { .. } => {}
+            EventKind::RunContext {
+                host,
+                git_revision,
+                git_dirty,
+                aws_identities,
+            } => {
+                self.run.host = Some(host.clone());
+                self.run.git_revision = git_revision.as_ref().map(|r| {
+                    let dirty = if *git_dirty == Some(true) { "+dirty" } else { "" };
+                    format!("{}{dirty}", &r[..r.len().min(12)])
+                });
+                self.run.aws_identities = aws_identities.clone();
+            }
             EventKind::ClockOffset {
                 source,
                 offset_seconds,
@@ -862,7 +965,7 @@ impl Builder {
                 self.steps.push(StepInfo {
                     phase: phase.clone(),
                     name: step.clone(),
-                    kind: kind.clone(),
+                    kind: kebab(kind),
                     watch: *watch,
                     status: "unfinished".into(),
                     started_at: rfc(ts),
@@ -878,6 +981,8 @@ impl Builder {
                     attempt_log: vec![],
                     error: None,
                     marker: None,
+                    mark: None,
+                    record: None,
                 });
             }
             EventKind::StepAttempt {
@@ -921,7 +1026,7 @@ impl Builder {
                         self.steps.push(StepInfo {
                             phase: phase.clone(),
                             name: step.clone(),
-                            kind: kind.clone(),
+                            kind: kebab(kind),
                             watch: false,
                             status: String::new(),
                             started_at: rfc(ts),
@@ -937,6 +1042,8 @@ impl Builder {
                             attempt_log: vec![],
                             error: None,
                             marker: None,
+                            mark: None,
+                            record: None,
                         });
                         self.steps.len() - 1
                     }
@@ -1364,6 +1471,35 @@ impl Builder {
                 message: format!("notification `{about}` to `{target}` failed: {error}"),
                 step: None,
             }),
+            EventKind::Note {
+                note,
+                text,
+                by,
+                owner,
+                for_finding,
+                at,
+            } => {
+                let when = at.unwrap_or(ts);
+                let what = match note {
+                    NoteKind::Note => "note".to_string(),
+                    NoteKind::Finding => "finding".to_string(),
+                    NoteKind::Action => match owner {
+                        Some(o) => format!("action item for {o}"),
+                        None => "action item".to_string(),
+                    },
+                };
+                self.timeline
+                    .push((when, "note", format!("{what} by {by}: {}", one_line(text, 160))));
+                self.notes.push(RawNote {
+                    kind: *note,
+                    text: text.clone(),
+                    by: by.clone(),
+                    owner: owner.clone(),
+                    for_finding: for_finding.clone(),
+                    at: rfc(when),
+                    t: c.t(when),
+                });
+            }
             EventKind::RestoreFinished { still_applied } => {
                 if let Some(r) = self.restore_runs.last_mut() {
                     r.finished_at = Some(rfc(ts));
@@ -1407,6 +1543,7 @@ impl Builder {
             warnings,
             mut script,
             artifacts,
+            notes,
             ..
         } = self;
 
@@ -1415,6 +1552,8 @@ impl Builder {
         for s in &mut steps {
             if let Some(d) = defs.get(&s.name) {
                 s.expectation = d.expectation.clone();
+                s.mark = d.mark.clone();
+                s.record = d.record.clone();
             }
         }
         // Phases in the playbook's order, with those that never started.
@@ -1486,11 +1625,22 @@ impl Builder {
             }
         } else {
             for (name, mut m) in metric_events {
-                m.description = mdefs
-                    .iter()
-                    .find(|d| d.name == name)
-                    .and_then(|d| d.description.clone());
+                let def = mdefs.iter().find(|d| d.name == name);
+                m.description = def.and_then(|d| d.description.clone());
+                m.role = def.and_then(|d| d.role);
+                m.inputs = def.map(MetricDef::inputs).unwrap_or_default();
                 metrics.insert(name, m);
+            }
+        }
+
+        // A metric named exactly like a role (`ttd`) has that role unless
+        // it declares another or another metric declares it (older playbooks).
+        let declared: Vec<MetricRole> = metrics.values().filter_map(|m| m.role).collect();
+        for (name, m) in metrics.iter_mut() {
+            if m.role.is_none()
+                && let Some(r) = MetricRole::parse(name).filter(|r| !declared.contains(r))
+            {
+                m.role = Some(r);
             }
         }
 
@@ -1573,21 +1723,34 @@ impl Builder {
             clock,
             timeline,
             next_steps: vec![],
+            findings: vec![],
+            action_items: vec![],
+            notes: vec![],
             warnings,
             script,
             artifacts,
             charts: vec![],
+            phase_chart: None,
             previous: None,
             journal: JournalInfo {
                 events: self.events,
                 torn_tail: false,
                 unreadable_lines: vec![],
+                final_hash: None,
+                chained: false,
             },
         };
         report.outcome_line = super::advice::outcome_line(&report);
         report.next_steps = super::advice::next_steps(&report);
+        super::findings::attach(&mut report, notes);
         report
     }
+}
+
+/// Step kinds as playbooks write them (`canary-verify`), also for
+/// journals written by versions that used snake_case.
+fn kebab(kind: &str) -> String {
+    kind.replace('_', "-")
 }
 
 fn secs_between(a: DateTime<Utc>, b: DateTime<Utc>) -> f64 {
@@ -1640,6 +1803,8 @@ pub(crate) fn metric_info(
         resolution_seconds: resolution,
         detail,
         description,
+        role: None,
+        inputs: vec![],
         display,
         error_bar,
         verdict: verdict.into(),
@@ -1689,7 +1854,7 @@ fn provisional_metric(
         // The run stopped before it could be measured: not a verdict.
         _ => None,
     };
-    metric_info(
+    let mut m = metric_info(
         value,
         &unit,
         d.target.clone(),
@@ -1697,7 +1862,10 @@ fn provisional_metric(
         None,
         detail,
         d.description.clone(),
-    )
+    );
+    m.role = d.role;
+    m.inputs = d.inputs();
+    m
 }
 
 fn clock_notes(offsets: &[ClockOffsetInfo], markers: &[MarkerInfo]) -> Vec<String> {

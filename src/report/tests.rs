@@ -408,3 +408,119 @@ fn conflict_rates_above_a_tenth_of_a_percent_of_writes_are_flagged() {
         .unwrap();
     assert!(ttd.finding.starts_with("the alert never fired"));
 }
+
+/// report.html is well-formed, holds the phase Gantt and the charts inline,
+/// and references nothing outside itself.
+#[test]
+fn the_html_report_is_self_contained() {
+    for name in FIXTURES {
+        let (tmp, r) = render_fixture(name, &siblings_of(name));
+        let dir = tmp.path().join(name);
+        let page = html::render(&r.report, "RUN_DIR", &html::chart_svgs(&dir, &r.report));
+        let opts = roxmltree::ParsingOptions {
+            allow_dtd: true,
+            ..Default::default()
+        };
+        let doc = roxmltree::Document::parse_with_options(&page, opts)
+            .unwrap_or_else(|e| panic!("{name}: report.html is not well-formed: {e}"));
+        for n in doc.descendants().filter(|n| n.is_element()) {
+            let tag = n.tag_name().name();
+            assert!(
+                !matches!(tag, "script" | "link" | "img" | "iframe" | "object" | "embed" | "image" | "use"),
+                "{name}: <{tag}> in report.html"
+            );
+            for a in n.attributes() {
+                if matches!(a.name(), "href" | "src" | "srcset" | "action" | "data") {
+                    assert!(a.value().starts_with('#'), "{name}: {}={}", a.name(), a.value());
+                }
+                assert!(!a.value().contains("url("), "{name}: {}", a.value());
+            }
+        }
+        assert!(!page.contains("@import"), "{name}");
+        let svgs = doc
+            .descendants()
+            .filter(|n| n.tag_name().name() == "svg")
+            .count();
+        assert_eq!(svgs, 1 + r.report.charts.len(), "{name}: the Gantt and every chart");
+        assert!(page.contains(&format!("<p class=\"outcome {}\">", r.report.outcome.as_str())));
+    }
+}
+
+/// Advice follows roles: a metric named like lag gets no replication advice
+/// unless its role says so.
+#[test]
+fn advice_follows_the_metric_role_not_its_name() {
+    let (_tmp, r) = render_fixture("passed", &[]);
+    let mut report = r.report;
+    let mut m = report.metrics["ttr"].clone();
+    m.role = None;
+    m.met = Some(false);
+    m.target = Some("<= 5s".into());
+    report.metrics.insert("time_to_see_flag".into(), m.clone());
+    let advice = advice::next_steps(&report);
+    let flag = advice.iter().find(|a| a.about == "time_to_see_flag").unwrap();
+    assert!(!flag.guidance.contains("Lag budgets"), "{}", flag.guidance);
+    assert!(flag.guidance.contains("A target the team set was missed"));
+    m.role = Some(crate::playbook::MetricRole::CatchUp);
+    report.metrics.insert("time_to_see_flag".into(), m);
+    let advice = advice::next_steps(&report);
+    let flag = advice.iter().find(|a| a.about == "time_to_see_flag").unwrap();
+    assert!(flag.guidance.contains("Lag budgets"), "{}", flag.guidance);
+    // The same advice is never listed twice.
+    let mut seen = std::collections::HashSet::new();
+    assert!(advice.iter().all(|a| seen.insert((&a.about, &a.finding))));
+}
+
+/// The previous-run comparison pairs metrics by role, so a renamed TTR is
+/// still compared with the last TTR.
+#[test]
+fn a_renamed_metric_is_compared_by_its_role() {
+    let (_a, passed) = render_fixture("passed", &[]);
+    let (_b, failed) = render_fixture("failed", &[]);
+    let mut now = failed.report;
+    let ttr = now.metrics.remove("ttr").unwrap();
+    assert_eq!(ttr.role, Some(crate::playbook::MetricRole::Ttr));
+    now.metrics.insert("time_to_route".into(), ttr);
+    let changes = history::compare(&now, Some(&passed.report));
+    let c = changes.iter().find(|c| c.name == "time_to_route").unwrap();
+    assert_eq!(c.verdict, "worse", "{c:?}");
+    assert!(c.before.is_some());
+    assert!(!changes.iter().any(|c| c.name == "ttr"), "{changes:?}");
+}
+
+/// Findings: automatic ones from a missed target, people's from notes; an
+/// action item answering one clears its flag.
+#[test]
+fn findings_and_action_items_from_the_journal_and_from_notes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("failed");
+    copy_dir(&fixture_dir("failed"), &dir);
+    let mut text = std::fs::read_to_string(dir.join("journal.jsonl")).unwrap();
+    for line in [
+        r#"{"ts":"2026-11-20T12:00:00.000Z","elapsed":7200.0,"event":"note","note":"finding","text":"EU dashboards lagged","by":"carol","owner":null,"for":null,"at":null}"#,
+        r#"{"ts":"2026-11-20T12:01:00.000Z","elapsed":7260.0,"event":"note","note":"action","text":"fix the dashboards","by":"carol","owner":"dave","for":"F1","at":null}"#,
+        r#"{"ts":"2026-11-20T12:02:00.000Z","elapsed":7320.0,"event":"note","note":"note","text":"bridge closed","by":"carol","owner":null,"for":null,"at":"2026-11-20T11:00:00Z"}"#,
+    ] {
+        text.push_str(line);
+        text.push('\n');
+    }
+    std::fs::write(dir.join("journal.jsonl"), text).unwrap();
+    let r = write_reports(&dir, None, None).unwrap();
+    let ids: Vec<&str> = r.findings.iter().map(|f| f.id.as_str()).collect();
+    assert!(ids.contains(&"M-ttr"), "{ids:?}");
+    assert!(ids.contains(&"F1"), "{ids:?}");
+    let f1 = r.findings.iter().find(|f| f.id == "F1").unwrap();
+    assert_eq!(f1.actions, ["A1"]);
+    assert!(!f1.needs_action);
+    assert!(r.findings.iter().find(|f| f.id == "M-ttr").unwrap().needs_action);
+    assert_eq!(r.action_items[0].owner.as_deref(), Some("dave"));
+    assert_eq!(r.notes[0].at, "2026-11-20T11:00:00.000Z");
+    let md = std::fs::read_to_string(dir.join("report.md")).unwrap();
+    let summary = md.split("\n## Appendix\n").next().unwrap();
+    assert!(summary.contains("| `F1` | EU dashboards lagged | carol at "), "{summary}");
+    assert!(summary.contains("| `M-ttr` | `ttr` missed its target"), "{summary}");
+    assert!(summary.contains("**NO ACTION ITEM YET**"));
+    assert!(summary.contains("| A1 | fix the dashboards | dave | `F1` |"), "{summary}");
+    let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
+    assert!(html.contains("EU dashboards lagged"));
+}

@@ -4,6 +4,7 @@
 mod cli;
 mod support;
 
+mod audit;
 mod aws;
 mod crash;
 mod data;

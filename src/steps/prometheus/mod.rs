@@ -570,16 +570,30 @@ impl AlertSpec {
         let firing: Vec<&&client::PromAlert> =
             matching.iter().filter(|a| a.state == "firing").collect();
         if firing.is_empty() {
+            // "No rule of that name" is a different finding from "it never fired".
+            let rule_exists = match matching.is_empty() {
+                true => prom
+                    .api
+                    .alert_rules()
+                    .await
+                    .ok()
+                    .map(|rules| rules.iter().any(|r| r.name == self.alertname)),
+                false => Some(true),
+            };
             let summary = match matching.iter().filter_map(|a| a.active_at).min() {
                 Some(t) => format!(
                     "{} is pending since {} (server time)",
                     self.selector(),
                     fmt_time(prom.to_ours(to_unix(t)))
                 ),
+                None if rule_exists == Some(false) => format!(
+                    "no alert rule named {} exists in Prometheus (/api/v1/rules)",
+                    self.alertname
+                ),
                 None => format!("no alert {} is active", self.selector()),
             };
             return Ok(Outcome::fail(summary)
-                .with_evidence(json!({"source": "prometheus", "alertname": self.alertname, "labels": self.labels, "matching": matching.len()})));
+                .with_evidence(json!({"source": "prometheus", "alertname": self.alertname, "labels": self.labels, "matching": matching.len(), "rule_exists": rule_exists})));
         }
         // The rule's `for` turns activeAt (pending) into the firing instant.
         let rules = prom.api.alert_rules().await;

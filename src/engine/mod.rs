@@ -5,13 +5,15 @@
 //!
 //! - `run`: the life of a run (run directory, lock, journal, phases, restore, metrics, reports)
 //! - `exec`: running one step: retries, waits, intents, markers
-//! - `hold`: a phase's observation window with its invariants; `post`: the post phase
+//! - `hold`: a phase's observation window with its invariants; `post`: the post phase;
+//!   `lag`: replication lag budgets per data class
 //! - `guardrails`, `signals`, `lock`, `restore`, `metrics`, `exit`
 
 pub mod exec;
 pub mod exit;
 pub mod guardrails;
 mod hold;
+mod lag;
 pub mod lock;
 pub mod metrics;
 mod post;

@@ -795,7 +795,24 @@ impl Builder {
                     human_secs(*budget_seconds)
                 ),
             )),
-            EventKind::InvariantState { .. } | EventKind::HoldFinished { .. } => {}
+            EventKind::LagBudgetBreached {
+                phase,
+                class,
+                lag_seconds,
+                max_lag_seconds,
+                ..
+            } => self.timeline.push((
+                ts,
+                "lag",
+                format!(
+                    "lag budget of `{class}` breached in `{phase}`: {} over {}",
+                    human_secs(*lag_seconds),
+                    human_secs(*max_lag_seconds)
+                ),
+            )),
+            EventKind::InvariantState { .. }
+            | EventKind::HoldFinished { .. }
+            | EventKind::LagBudgetChecked { .. } => {}
             EventKind::ClockOffset {
                 source,
                 offset_seconds,

@@ -12,6 +12,7 @@
 //! | `synthetic_probe_success` | gauge | `region` | 1 when `GET /app/{region}/health` would succeed, else 0 (blackbox-exporter style) |
 //! | `db_writes_total` | counter | `region`, `source` | writes accepted locally (`source`: `user`, `job`, `app`) |
 //! | `replication_lag_seconds` | gauge | `source`, `target` | age of the oldest write not yet applied on the link; 0 when the queue is empty |
+//! | `replication_data_class_lag_seconds` | gauge | `source`, `target`, `data_class` | age of the oldest write of the data class (`credentials`: sessions, `financial`: orders, `profiles`: user profiles, `content`: carts, `analytics`: application API records) not yet applied on the link; 0 when none waits |
 //! | `replication_queue_depth` | gauge | `source`, `target` | writes waiting on the link |
 //! | `replication_conflicts_total` | counter | `conflict_type`, `resolution`, `entity_type` | concurrent writes to one key detected on replication (`concurrent_update`, resolved `last_writer_wins`; `entity_type` `user_profile`, `cart`, `session`, `order` or `record` for the application API) |
 //! | `replication_conflicts_per_second` | gauge | | conflicts per second over the trailing error window |
@@ -74,6 +75,11 @@ pub const CATALOG: &[(&str, &str, &str)] = &[
         "replication_lag_seconds",
         "gauge",
         "Age of the oldest write not yet applied on the replication link.",
+    ),
+    (
+        "replication_data_class_lag_seconds",
+        "gauge",
+        "Age of the oldest write of the data class not yet applied on the replication link.",
     ),
     (
         "replication_queue_depth",

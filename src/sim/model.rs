@@ -94,7 +94,29 @@ impl Key {
             Key::App(_) => "record",
         }
     }
+
+    /// The data class of DOMAIN.md's lag budgets, by entity type.
+    fn data_class(&self) -> usize {
+        match self.entity_type() {
+            "session" => 0,
+            "order" => 1,
+            "user_profile" => 2,
+            "cart" => 3,
+            _ => 4,
+        }
+    }
 }
+
+/// Data classes of the lag budgets, indexed by [`Key::data_class`]:
+/// sessions are credentials, orders financial, carts content, and records
+/// written through the application API analytics events.
+pub const DATA_CLASSES: [&str; 5] = [
+    "credentials",
+    "financial",
+    "profiles",
+    "content",
+    "analytics",
+];
 
 type VersionVector = [u32; MAX_REGIONS];
 
@@ -829,6 +851,25 @@ impl Sim {
                 .any(|n| *n == s.name || *n == d.name)
     }
 
+    /// Age of the oldest queued write of each data class on the link (0 when none).
+    fn link_class_lags(&self, l: &Link) -> [f64; DATA_CLASSES.len()] {
+        let mut out = [0.0; DATA_CLASSES.len()];
+        let mut found = [false; DATA_CLASSES.len()];
+        let mut left = DATA_CLASSES.len();
+        for e in &l.queue {
+            let c = e.key.data_class();
+            if !found[c] {
+                found[c] = true;
+                out[c] = ((self.now - e.enqueued).max(0)) as f64 / 1000.0;
+                left -= 1;
+                if left == 0 {
+                    break;
+                }
+            }
+        }
+        out
+    }
+
     fn link_lag(&self, l: &Link) -> f64 {
         l.queue
             .front()
@@ -1335,6 +1376,15 @@ impl Sim {
                 labels: labels.clone(),
                 value: self.link_lag(l),
             });
+            for (class, lag) in DATA_CLASSES.iter().zip(self.link_class_lags(l)) {
+                let mut labels = labels.clone();
+                labels.push(("data_class", (*class).into()));
+                out.push(Sample {
+                    name: "replication_data_class_lag_seconds",
+                    labels,
+                    value: lag,
+                });
+            }
             out.push(Sample {
                 name: "replication_queue_depth",
                 labels,
@@ -1402,6 +1452,7 @@ fn static_label(k: &str) -> Option<&'static str> {
         "jurisdiction",
         "code",
         "entity_type",
+        "data_class",
         "conflict_type",
         "resolution",
     ]

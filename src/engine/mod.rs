@@ -5,7 +5,8 @@
 //!
 //! - `run`: the life of a run (run directory, lock, journal, phases, restore, metrics, reports)
 //! - `exec`: running one step: retries, waits, intents, markers
-//! - `hold`: a phase's observation window with its invariants; `post`: the post phase
+//! - `hold`: a phase's observation window with its invariants; `post`: the post phase;
+//!   `lag`: replication lag budgets per data class
 //! - `guardrails`, `signals`, `lock`, `restore`, `metrics`, `exit`
 
 pub mod context;
@@ -14,6 +15,7 @@ pub mod exit;
 pub mod guard;
 pub mod guardrails;
 mod hold;
+mod lag;
 pub mod lock;
 pub mod metrics;
 mod post;

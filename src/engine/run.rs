@@ -415,6 +415,7 @@ pub(super) async fn run_phase(
         });
     let phase_started = std::time::Instant::now();
     let mut failures = vec![];
+    let lag_watch = super::lag::watch(phase, ctx, cancel);
 
     // Watches run in the background while the steps go on.
     let phase_over = Cancel::new();
@@ -503,6 +504,8 @@ pub(super) async fn run_phase(
     if phase.hold.is_some() && (restoring || cancel.reason().is_none()) {
         failures.extend(super::hold::hold(phase, ctx, cancel).await);
     }
+    failures.extend(super::lag::finish(lag_watch).await);
+    failures.extend(super::lag::at_end(phase, ctx, cancel).await);
     failures.extend(over_budget(phase, ctx, phase_started.elapsed()));
     if let Some(w) = ctx
         .windows

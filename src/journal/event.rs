@@ -251,6 +251,21 @@ pub enum EventKind {
         actual_seconds: f64,
         fails: bool,
     },
+    /// The lag budgets per data class were judged (end of the precheck,
+    /// each poll during observation, post phase).
+    LagBudgetChecked {
+        phase: String,
+        lags: Vec<LagReading>,
+    },
+    /// A data class's replication lag went over its budget (first time in the phase).
+    LagBudgetBreached {
+        phase: String,
+        class: String,
+        lag_seconds: f64,
+        max_lag_seconds: f64,
+        /// alert | halt_cross_region_reads | warn
+        action: String,
+    },
     /// Evaluated at the end of the run.
     Metric {
         name: String,
@@ -341,6 +356,16 @@ pub enum NoteKind {
     Action,
 }
 
+/// One data class's lag at a check, with its budget.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct LagReading {
+    pub class: String,
+    /// null when the query returned no series for the class.
+    pub lag_seconds: Option<f64>,
+    pub max_lag_seconds: f64,
+    pub action: String,
+}
+
 /// The one-word result of a run (report.json `outcome`).
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
@@ -386,6 +411,7 @@ impl EventKind {
                 | EventKind::Cancelled { .. }
                 | EventKind::GuardrailBreached { .. }
                 | EventKind::InvariantBroken { .. }
+                | EventKind::LagBudgetBreached { .. }
                 | EventKind::ManualConfirmed { .. }
                 | EventKind::RunFinished { .. }
                 | EventKind::RestoreFinished { .. }

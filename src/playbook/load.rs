@@ -41,6 +41,7 @@ const TOP_KEYS: &[&str] = &[
     "phases",
     "guardrails",
     "metrics",
+    "lag_budgets",
 ];
 const STEP_COMMON: &[&str] = &[
     "name",
@@ -343,6 +344,8 @@ struct Header {
     aws: Option<spec::aws::AwsConn>,
     #[serde(default)]
     postgres: BTreeMap<String, super::spec::postgres::PostgresConnection>,
+    #[serde(default)]
+    lag_budgets: Option<LagBudgets>,
 }
 
 #[derive(Deserialize)]
@@ -848,6 +851,7 @@ pub fn load_str(file: &str, src: String, opts: &LoadOptions) -> Result<Loaded, V
         alertmanager: None,
         aws: None,
         postgres: BTreeMap::new(),
+        lag_budgets: None,
     });
     let mut playbook = Playbook {
         name: header.name.unwrap_or_default(),
@@ -873,10 +877,34 @@ pub fn load_str(file: &str, src: String, opts: &LoadOptions) -> Result<Loaded, V
         phases,
         guardrails,
         metrics,
+        lag_budgets: header.lag_budgets,
         path: file.clone(),
         hash,
         secrets: Default::default(),
     };
+    if let Some(lb) = &playbook.lag_budgets {
+        let pos = rootm
+            .get_node("lag_budgets")
+            .map_or(Pos { line: 1, col: 1 }, |n| pos_of(n.span()));
+        if playbook.connections.prometheus.is_none() {
+            b.at(
+                pos,
+                "`lag_budgets` reads Prometheus, but the playbook has no `prometheus:` connection",
+                Some(
+                    "add `prometheus: { url: http://HOST:9090 }` at the top of the playbook".into(),
+                ),
+            );
+        }
+        if lb.classes.is_empty() {
+            b.at(
+                pos,
+                "`lag_budgets` lists no data class",
+                Some(
+                    "for example `classes: { credentials: { max_lag: 5s, action: alert } }`".into(),
+                ),
+            );
+        }
+    }
     if b.diags.is_empty() {
         validate(&mut b, &playbook);
     }

@@ -92,6 +92,8 @@ pub struct Playbook {
     pub phases: Vec<Phase>,
     pub guardrails: Vec<Guardrail>,
     pub metrics: Vec<MetricDef>,
+    /// Replication lag budgets per data class.
+    pub lag_budgets: Option<LagBudgets>,
     /// The file as named on the command line.
     pub path: String,
     /// sha256 of the file's bytes.
@@ -156,6 +158,62 @@ pub enum OverBudget {
     Warn,
     /// The drill fails (exit 1).
     Fail,
+}
+
+/// Replication lag budgets per data class (DOMAIN.md's table): judged at the
+/// end of the precheck, throughout the observe phase and in the post phase.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LagBudgets {
+    /// PromQL giving the lag in seconds, one series per data class.
+    pub query: String,
+    /// The label naming the data class (default `data_class`).
+    #[serde(default)]
+    pub label: Option<String>,
+    /// How often to check during the observe phase (default 2s).
+    #[serde(default)]
+    pub every: Option<Positive>,
+    pub classes: BTreeMap<String, LagBudget>,
+}
+
+impl LagBudgets {
+    pub fn label(&self) -> &str {
+        self.label.as_deref().unwrap_or("data_class")
+    }
+
+    pub fn every(&self) -> std::time::Duration {
+        self.every
+            .map_or(std::time::Duration::from_secs(2), |e| e.get())
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LagBudget {
+    pub max_lag: Positive,
+    pub action: LagAction,
+}
+
+/// What a breached lag budget means for the drill.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LagAction {
+    /// Alert and investigate: the drill fails (exit 1).
+    Alert,
+    /// Alert and halt cross-region reads: during the drill it aborts it like a guardrail (exit 3).
+    HaltCrossRegionReads,
+    /// A warning in the report.
+    Warn,
+}
+
+impl LagAction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LagAction::Alert => "alert",
+            LagAction::HaltCrossRegionReads => "halt_cross_region_reads",
+            LagAction::Warn => "warn",
+        }
+    }
 }
 
 /// A read-only check that must keep holding during a phase's `hold`.
@@ -273,6 +331,7 @@ impl Playbook {
             phases: vec![],
             guardrails: vec![],
             metrics: vec![],
+            lag_budgets: None,
             path: String::new(),
             hash: String::new(),
             secrets: SecretValues::default(),

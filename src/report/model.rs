@@ -885,7 +885,6 @@ impl Builder {
                     human_secs(*budget_seconds)
                 ),
             )),
-            EventKind::InvariantState { .. } | EventKind::HoldFinished { .. } => {}
             EventKind::RunContext {
                 host,
                 git_revision,
@@ -899,6 +898,24 @@ impl Builder {
                 });
                 self.run.aws_identities = aws_identities.clone();
             }
+            EventKind::LagBudgetBreached {
+                phase,
+                class,
+                lag_seconds,
+                max_lag_seconds,
+                ..
+            } => self.timeline.push((
+                ts,
+                "lag",
+                format!(
+                    "lag budget of `{class}` breached in `{phase}`: {} over {}",
+                    human_secs(*lag_seconds),
+                    human_secs(*max_lag_seconds)
+                ),
+            )),
+            EventKind::InvariantState { .. }
+            | EventKind::HoldFinished { .. }
+            | EventKind::LagBudgetChecked { .. } => {}
             EventKind::ClockOffset {
                 source,
                 offset_seconds,

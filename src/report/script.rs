@@ -196,6 +196,58 @@ impl ScriptInfo {
                     status: status_str(*status).into(),
                 });
             }
+            EventKind::LagBudgetChecked { phase, lags } => {
+                for r in lags {
+                    let row = match self.lag_budgets.iter().position(|l| l.class == r.class) {
+                        Some(i) => &mut self.lag_budgets[i],
+                        None => {
+                            self.lag_budgets.push(LagBudgetInfo {
+                                class: r.class.clone(),
+                                max_lag_seconds: r.max_lag_seconds,
+                                action: r.action.clone(),
+                                worst_lag_seconds: None,
+                                breached_at: None,
+                                breached_t: None,
+                                judged_in: vec![],
+                            });
+                            self.lag_budgets.last_mut().expect("just pushed")
+                        }
+                    };
+                    if let Some(l) = r.lag_seconds {
+                        row.worst_lag_seconds = Some(row.worst_lag_seconds.map_or(l, |w| w.max(l)));
+                    }
+                    if !row.judged_in.contains(phase) {
+                        row.judged_in.push(phase.clone());
+                    }
+                }
+            }
+            EventKind::LagBudgetBreached {
+                phase,
+                class,
+                lag_seconds,
+                max_lag_seconds,
+                action,
+            } => {
+                if let Some(row) = self.lag_budgets.iter_mut().find(|l| l.class == *class)
+                    && row.breached_at.is_none()
+                {
+                    row.breached_at = Some(rfc(ts));
+                    row.breached_t = Some(t(ts));
+                }
+                self.findings.push(ScriptFinding {
+                    severity: if action == "warn" { "warning" } else { "failure" }.into(),
+                    kind: "lag_budget_breached".into(),
+                    phase: Some(phase.clone()),
+                    at: rfc(ts),
+                    t: t(ts),
+                    message: format!(
+                        "replication lag of data class `{class}` reached {} against its budget of {} (action: {})",
+                        super::model::human_secs(*lag_seconds),
+                        super::model::human_secs(*max_lag_seconds),
+                        action.replace('_', " ")
+                    ),
+                });
+            }
             EventKind::BudgetExceeded {
                 phase,
                 budget_seconds,

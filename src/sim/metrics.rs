@@ -12,9 +12,11 @@
 //! | `synthetic_probe_success` | gauge | `region` | 1 when `GET /app/{region}/health` would succeed, else 0 (blackbox-exporter style) |
 //! | `db_writes_total` | counter | `region`, `source` | writes accepted locally (`source`: `user`, `job`, `app`) |
 //! | `replication_lag_seconds` | gauge | `source`, `target` | age of the oldest write not yet applied on the link; 0 when the queue is empty |
+//! | `replication_data_class_lag_seconds` | gauge | `source`, `target`, `data_class` | age of the oldest write of the data class (`credentials`: sessions, `financial`: orders, `profiles`: user profiles, `content`: carts, `analytics`: application API records) not yet applied on the link; 0 when none waits |
 //! | `replication_queue_depth` | gauge | `source`, `target` | writes waiting on the link |
 //! | `replication_conflicts_total` | counter | `conflict_type`, `resolution`, `entity_type` | concurrent writes to one key detected on replication (`concurrent_update`, resolved `last_writer_wins`; `entity_type` `user_profile`, `cart`, `session`, `order` or `record` for the application API) |
 //! | `replication_conflicts_per_second` | gauge | | conflicts per second over the trailing error window |
+//! | `replication_conflict_age_seconds` | histogram | `le` | conflicts by age at resolution: from the newer of the two concurrent writes until the conflict was resolved |
 //!
 //! The embedded history additionally holds Prometheus's `ALERTS{alertname, alertstate, ...}` series.
 
@@ -76,6 +78,11 @@ pub const CATALOG: &[(&str, &str, &str)] = &[
         "Age of the oldest write not yet applied on the replication link.",
     ),
     (
+        "replication_data_class_lag_seconds",
+        "gauge",
+        "Age of the oldest write of the data class not yet applied on the replication link.",
+    ),
+    (
         "replication_queue_depth",
         "gauge",
         "Writes waiting on the replication link.",
@@ -89,6 +96,11 @@ pub const CATALOG: &[(&str, &str, &str)] = &[
         "replication_conflicts_per_second",
         "gauge",
         "Replication conflicts per second over the trailing window.",
+    ),
+    (
+        "replication_conflict_age_seconds",
+        "histogram",
+        "Replication conflicts by age at resolution.",
     ),
 ];
 
@@ -119,7 +131,16 @@ pub fn render(samples: &[Sample]) -> String {
     for (name, kind, help) in CATALOG {
         let _ = writeln!(out, "# HELP {name} {help}");
         let _ = writeln!(out, "# TYPE {name} {kind}");
-        for s in samples.iter().filter(|s| s.name == *name) {
+        // A histogram's samples are `<name>_bucket`, `<name>_sum` and `<name>_count`.
+        let of_this = |s: &&Sample| {
+            s.name == *name
+                || (*kind == "histogram"
+                    && s.name
+                        .strip_prefix(name)
+                        .is_some_and(|rest| matches!(rest, "_bucket" | "_sum" | "_count")))
+        };
+        for s in samples.iter().filter(of_this) {
+            let name = s.name;
             out.push_str(name);
             if !s.labels.is_empty() {
                 out.push('{');

@@ -94,7 +94,32 @@ impl Key {
             Key::App(_) => "record",
         }
     }
+
+    /// The data class of DOMAIN.md's lag budgets, by entity type.
+    fn data_class(&self) -> usize {
+        match self.entity_type() {
+            "session" => 0,
+            "order" => 1,
+            "user_profile" => 2,
+            "cart" => 3,
+            _ => 4,
+        }
+    }
 }
+
+/// Upper bounds (seconds) of the `replication_conflict_age_seconds` histogram buckets.
+pub const CONFLICT_AGE_BUCKETS: [f64; 9] = [0.1, 0.5, 1.0, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0];
+
+/// Data classes of the lag budgets, indexed by [`Key::data_class`]:
+/// sessions are credentials, orders financial, carts content, and records
+/// written through the application API analytics events.
+pub const DATA_CLASSES: [&str; 5] = [
+    "credentials",
+    "financial",
+    "profiles",
+    "content",
+    "analytics",
+];
 
 type VersionVector = [u32; MAX_REGIONS];
 
@@ -331,6 +356,9 @@ pub struct Sim {
     isolation: Option<Isolation>,
     counts: Counts,
     conflicts_by_type: BTreeMap<&'static str, u64>,
+    /// Conflicts by age at resolution: counts per [`CONFLICT_AGE_BUCKETS`] bucket (+Inf last), and the sum.
+    conflict_ages: [u64; CONFLICT_AGE_BUCKETS.len() + 1],
+    conflict_age_sum: f64,
     seen_conflicts: HashSet<(u64, u64)>,
     conflict_buckets: VecDeque<(i64, u64)>,
     refused: BTreeMap<Jurisdiction, u64>,
@@ -415,6 +443,8 @@ impl Sim {
             isolation: None,
             counts: Counts::default(),
             conflicts_by_type: BTreeMap::new(),
+            conflict_ages: [0; CONFLICT_AGE_BUCKETS.len() + 1],
+            conflict_age_sum: 0.0,
             seen_conflicts: HashSet::new(),
             conflict_buckets: VecDeque::new(),
             refused: BTreeMap::new(),
@@ -829,6 +859,25 @@ impl Sim {
                 .any(|n| *n == s.name || *n == d.name)
     }
 
+    /// Age of the oldest queued write of each data class on the link (0 when none).
+    fn link_class_lags(&self, l: &Link) -> [f64; DATA_CLASSES.len()] {
+        let mut out = [0.0; DATA_CLASSES.len()];
+        let mut found = [false; DATA_CLASSES.len()];
+        let mut left = DATA_CLASSES.len();
+        for e in &l.queue {
+            let c = e.key.data_class();
+            if !found[c] {
+                found[c] = true;
+                out[c] = ((self.now - e.enqueued).max(0)) as f64 / 1000.0;
+                left -= 1;
+                if left == 0 {
+                    break;
+                }
+            }
+        }
+        out
+    }
+
     fn link_lag(&self, l: &Link) -> f64 {
         l.queue
             .front()
@@ -899,6 +948,14 @@ impl Sim {
                 .conflicts_by_type
                 .entry(ev.key.entity_type())
                 .or_default() += 1;
+            // Age at resolution: since the newer of the two writes, when the conflict began.
+            let age = ((t - winner.true_time.max(loser.true_time)).max(0)) as f64 / 1000.0;
+            let b = CONFLICT_AGE_BUCKETS
+                .iter()
+                .position(|le| age <= *le)
+                .unwrap_or(CONFLICT_AGE_BUCKETS.len());
+            self.conflict_ages[b] += 1;
+            self.conflict_age_sum += age;
             let bucket = t.div_euclid(self.bucket_ms());
             match self.conflict_buckets.back_mut() {
                 Some(bk) if bk.0 == bucket => bk.1 += 1,
@@ -1335,6 +1392,15 @@ impl Sim {
                 labels: labels.clone(),
                 value: self.link_lag(l),
             });
+            for (class, lag) in DATA_CLASSES.iter().zip(self.link_class_lags(l)) {
+                let mut labels = labels.clone();
+                labels.push(("data_class", (*class).into()));
+                out.push(Sample {
+                    name: "replication_data_class_lag_seconds",
+                    labels,
+                    value: lag,
+                });
+            }
             out.push(Sample {
                 name: "replication_queue_depth",
                 labels,
@@ -1353,6 +1419,28 @@ impl Sim {
                 value: n as f64,
             });
         }
+        let mut cumulative = 0;
+        for (i, n) in self.conflict_ages.iter().enumerate() {
+            cumulative += n;
+            let le = CONFLICT_AGE_BUCKETS
+                .get(i)
+                .map_or("+Inf".to_string(), |b| super::metrics::fmt_value(*b));
+            out.push(Sample {
+                name: "replication_conflict_age_seconds_bucket",
+                labels: vec![("le", le)],
+                value: cumulative as f64,
+            });
+        }
+        out.push(Sample {
+            name: "replication_conflict_age_seconds_sum",
+            labels: vec![],
+            value: self.conflict_age_sum,
+        });
+        out.push(Sample {
+            name: "replication_conflict_age_seconds_count",
+            labels: vec![],
+            value: cumulative as f64,
+        });
         let window_s = ms(self.cfg.error_window) as f64 / 1000.0;
         let recent: u64 = self.conflict_buckets.iter().map(|b| b.1).sum();
         out.push(Sample {
@@ -1402,6 +1490,8 @@ fn static_label(k: &str) -> Option<&'static str> {
         "jurisdiction",
         "code",
         "entity_type",
+        "data_class",
+        "le",
         "conflict_type",
         "resolution",
     ]

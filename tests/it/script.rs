@@ -112,7 +112,8 @@ fn validate_refuses_changes_in_a_post_phase_and_invariants_that_are_not_checks()
     let (out, _d) = Gd::new(&["validate", no_hold.to_str().unwrap()]).run();
     assert_eq!(out.status.code(), Some(2));
     assert!(
-        stderr(&out).contains("no-hold.yaml:3:5: error: a phase with `invariants:` needs `hold:`"),
+        stderr(&out).contains("error: a phase with `invariants:` needs `hold:`")
+            && stderr(&out).contains("no-hold.yaml:3:"),
         "{}",
         stderr(&out)
     );
@@ -455,5 +456,108 @@ async fn shipped_drill_fails_on_a_replication_stall_during_the_observation_windo
     assert_eq!(broken.len(), 1, "{broken:?}");
     assert_eq!(broken[0]["phase"], "observation");
     // Clear the stall so restoration's catch-up can finish, then check it was restored.
+    assert_restored(&sim.base_url()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shipped_drill_fails_on_a_conflict_rate_spike_during_catch_up() {
+    let sim = sim(23).await;
+    // A partition: the isolated region's jobs keep writing locally, and the
+    // queued writes conflict when it reconnects.
+    set_faults(&sim.base_url(), json!({ "isolation_mode": "partition" })).await;
+    let out = tempfile::tempdir().unwrap();
+    let o = run_gameday(
+        drill_args(out.path(), &sim.base_url(), &[]),
+        out.path().to_path_buf(),
+    )
+    .await;
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+    let dir = run_dir_of(&o);
+    let r = report_json(&dir);
+    assert_eq!(r["outcome"], "failed");
+    assert_eq!(r["restoration"]["status"], "restored");
+    let b = &r["script"]["baselines"][0];
+    assert_eq!(
+        b["step"], "conflict rate during restoration within its baseline",
+        "{b}"
+    );
+    assert_eq!(b["status"], "failed", "{b}");
+    let (value, allowance) = (
+        b["value"].as_f64().unwrap(),
+        b["allowance"].as_f64().unwrap(),
+    );
+    assert!(value > allowance, "{b}");
+    assert!(b["baseline"].is_number(), "{b}");
+    // The conflict count is still reported.
+    assert!(r["metrics"]["conflicts"]["value"].as_f64().unwrap() > 0.0);
+    let md = std::fs::read_to_string(dir.join("report.md")).unwrap();
+    assert!(md.contains("### Baselines"), "{md}");
+    assert!(md.contains("**above baseline**"), "{md}");
+    assert_restored(&sim.base_url()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shipped_drill_fails_on_a_lag_budget_breach_of_one_data_class() {
+    let sim = sim(24).await;
+    let out = tempfile::tempdir().unwrap();
+    let args = drill_args(
+        out.path(),
+        &sim.base_url(),
+        &[("observe_hold", "30s".into())],
+    );
+    let mut child = gameday(&args, out.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn gameday");
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if line.contains("\"event\":\"hold_started\"")
+                || line.contains("\"event\":\"lag_budget_breached\"")
+            {
+                let _ = tx.send(());
+            }
+        }
+    });
+    tokio::task::spawn_blocking(move || rx.recv_timeout(Duration::from_secs(120)))
+        .await
+        .unwrap()
+        .expect("the observation window started");
+    // Replication of the isolated region stalls: the surviving regions'
+    // invariants hold, but its links fall behind, and credentials (5 s) breach first.
+    set_faults(
+        &sim.base_url(),
+        json!({ "replication_stall": ["eu-west-1"] }),
+    )
+    .await;
+    let o = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    let dir = run_dir_of(&o);
+    assert_cause(&dir, "lag_budget_breached", "credentials");
+    let r = report_json(&dir);
+    let rows = r["script"]["lag_budgets"].as_array().unwrap();
+    let cred = rows.iter().find(|l| l["class"] == "credentials").unwrap();
+    assert!(cred["breached_at"].is_string(), "{cred}");
+    assert!(cred["worst_lag_seconds"].as_f64().unwrap() > 5.0, "{cred}");
+    let fin = rows.iter().find(|l| l["class"] == "financial").unwrap();
+    assert!(
+        fin["breached_at"].is_null(),
+        "only one class breached: {fin}"
+    );
+    assert!(
+        events(&journal(&dir), "invariant_broken").is_empty(),
+        "the survivors' invariants held"
+    );
+    let md = std::fs::read_to_string(dir.join("report.md")).unwrap();
+    assert!(md.contains("### Replication lag budgets per data class"));
     assert_restored(&sim.base_url()).await;
 }

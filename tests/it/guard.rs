@@ -119,6 +119,10 @@ fn a_runner_killed_during_observation_is_restored_by_its_guard_within_the_lease(
     let md = std::fs::read_to_string(dir.join("report.md")).unwrap();
     assert!(md.contains("the dead-man's switch"), "{md}");
     assert!(md.contains("everything undone"), "{md}");
+    assert!(
+        md.contains("its guard (the dead-man's switch) has since undone everything it changed"),
+        "{md}"
+    );
 
     // A webhook says that the guard took over, and that it restored.
     let guard_msgs: Vec<serde_json::Value> = hooks

@@ -162,7 +162,7 @@ fn exit_5_is_notified_with_what_is_applied_and_the_restore_command() {
     std::fs::write(
         &playbook,
         "name: stuck\n\
-         vars: { flag_file: /tmp/unused }\n\
+         vars: { flag_file: /tmp/unused, trip_file: /tmp/unused }\n\
          phases:\n\
          \x20 - kind: isolate\n\
          \x20   steps:\n\
@@ -178,6 +178,9 @@ fn exit_5_is_notified_with_what_is_applied_and_the_restore_command() {
     assert_eq!(failed.len(), 1, "{:?}", r.received());
     assert_eq!(failed[0]["still_applied"][0], "raise flag");
     let cmd = failed[0]["restore_command"].as_str().unwrap();
-    assert!(cmd.starts_with("gameday restore ") && cmd.contains("stuck"), "{cmd}");
+    assert!(
+        cmd.starts_with("gameday restore ") && cmd.contains("stuck"),
+        "{cmd}"
+    );
     assert!(failed[0]["text"].as_str().unwrap().contains(cmd));
 }

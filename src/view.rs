@@ -382,6 +382,25 @@ impl Observer for TerminalView {
             EventKind::Warning { message, .. } => {
                 self.line(e, format!("  {} {message}", style("warning:").yellow()))
             }
+            EventKind::NotifyFailed {
+                target,
+                about,
+                error,
+            } => self.line(
+                e,
+                format!(
+                    "  {} notification `{about}` to `{target}` failed: {error}",
+                    style("warning:").yellow()
+                ),
+            ),
+            EventKind::GuardStarted {
+                pid, lease_seconds, ..
+            } => self.line(
+                e,
+                format!(
+                    "  guard pid {pid} restores if this process dies (lease {lease_seconds} s)"
+                ),
+            ),
             EventKind::ClockOffset {
                 source,
                 offset_seconds,

@@ -85,6 +85,18 @@ pub fn render(pb: &crate::playbook::Playbook) -> String {
     if let Some(d) = pb.deadline {
         let _ = writeln!(out, "  deadline: {d}");
     }
+    let _ = writeln!(
+        out,
+        "  guard: restores if the runner dies or sends no heartbeat for {}",
+        pb.lease
+    );
+    if !pb.notify.is_empty() {
+        let names: Vec<&str> = pb.notify.iter().map(|n| n.name.as_str()).collect();
+        let _ = writeln!(out, "  notify: {}", names.join(", "));
+    }
+    if let Some(p) = &pb.pushgateway {
+        let _ = writeln!(out, "  pushgateway: {p}");
+    }
     if !pb.vars.is_empty() {
         let _ = writeln!(out, "\nVars:");
         for (k, v) in &pb.vars {

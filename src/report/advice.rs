@@ -144,8 +144,13 @@ pub fn outcome_line(r: &Report) -> String {
                     plural(still.len(), "change is", "changes are"),
                     still.join(", ")
                 )
-            } else if !r.restoration.restore_runs.is_empty() {
-                "`gameday restore` has since undone everything it changed".into()
+            } else if let Some(last) = r.restoration.restore_runs.last() {
+                if last.operator.contains("the dead-man's switch") {
+                    "its guard (the dead-man's switch) has since undone everything it changed"
+                        .into()
+                } else {
+                    "`gameday restore` has since undone everything it changed".into()
+                }
             } else if r.restoration.changes.is_empty() {
                 "it had changed nothing yet".into()
             } else {

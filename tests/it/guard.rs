@@ -119,6 +119,10 @@ fn a_runner_killed_during_observation_is_restored_by_its_guard_within_the_lease(
     let md = std::fs::read_to_string(dir.join("report.md")).unwrap();
     assert!(md.contains("the dead-man's switch"), "{md}");
     assert!(md.contains("everything undone"), "{md}");
+    assert!(
+        md.contains("its guard (the dead-man's switch) has since undone everything it changed"),
+        "{md}"
+    );
 
     // A webhook says that the guard took over, and that it restored.
     let guard_msgs: Vec<serde_json::Value> = hooks
@@ -225,4 +229,66 @@ fn no_guard_turns_the_dead_mans_switch_off() {
     let dir = run_dir(&out_dir).unwrap();
     assert_eq!(guard_pid(&dir), None);
     assert!(!dir.join("guard.log").exists());
+}
+
+/// Whoever restores holds RUN_DIR/restore.lock: `gameday restore` waits
+/// while someone else (here the test, standing in for a guard) holds it.
+#[test]
+fn gameday_restore_waits_for_a_restoration_in_progress() {
+    use std::io::Read;
+    let tmp = tempfile::tempdir().unwrap();
+    let flag = tmp.path().join("flag");
+    let mut gd = Gd::new(&[
+        "run",
+        "drills/examples/hello.yaml",
+        "--no-guard",
+        "--var",
+        &format!("flag_file={}", flag.display()),
+        "--var",
+        "observe_for=60s",
+    ]);
+    let out_dir = gd.out_dir();
+    gd.cmd.args(["--out", out_dir.to_str().unwrap()]);
+    let (mut child, _d) = gd.spawn();
+    wait_until(LIMIT, "the observe phase", || {
+        journal_has(&out_dir, "\"phase\":\"observe\"")
+    });
+    signal(&child, Signal::SIGKILL);
+    let _ = child.wait();
+    let dir = run_dir(&out_dir).unwrap();
+
+    let lock_file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(dir.join("restore.lock"))
+        .unwrap();
+    let held = nix::fcntl::Flock::lock(lock_file, nix::fcntl::FlockArg::LockExclusive)
+        .map_err(|(_, e)| e)
+        .unwrap();
+    let (mut restore, _d2) = Gd::new(&["restore", dir.to_str().unwrap()]).spawn();
+    let mut err_pipe = restore.stderr.take().unwrap();
+    let err = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let sink = err.clone();
+    let reader = std::thread::spawn(move || {
+        let mut buf = [0u8; 256];
+        while let Ok(n) = err_pipe.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            sink.lock()
+                .unwrap()
+                .push_str(&String::from_utf8_lossy(&buf[..n]));
+        }
+    });
+    wait_until(LIMIT, "restore to say it waits", || {
+        err.lock().unwrap().contains("another restoration")
+    });
+    assert!(flag.exists(), "nothing is undone while the lock is held");
+    assert!(restore.try_wait().unwrap().is_none());
+    drop(held);
+    let status = restore.wait().unwrap();
+    reader.join().unwrap();
+    assert_eq!(status.code(), Some(0), "{}", err.lock().unwrap());
+    assert!(!flag.exists());
 }

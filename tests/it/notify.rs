@@ -117,3 +117,70 @@ fn a_run_notifies_start_markers_and_end_with_metrics_and_a_dead_webhook_is_only_
         "a webhook URL reached the journal"
     );
 }
+
+fn run_with_hooks(playbook: &str, tmp: &Path, r: &Receiver) -> std::process::Output {
+    let env = env_file(tmp);
+    let mut gd = Gd::drill(&[
+        playbook,
+        "--env",
+        env.to_str().unwrap(),
+        "--var",
+        &format!("flag_file={}", tmp.join("flag").display()),
+        "--var",
+        &format!("trip_file={}", tmp.join("trip").display()),
+    ]);
+    hook_env(&mut gd.cmd, r);
+    gd.run().0
+}
+
+fn events_at(r: &Receiver, event: &str) -> Vec<serde_json::Value> {
+    r.at("/bot")
+        .iter()
+        .map(|m| m.json())
+        .filter(|m| m["event"] == event)
+        .collect()
+}
+
+#[test]
+fn a_guardrail_abort_is_notified() {
+    let r = Receiver::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let out = run_with_hooks("tests/cases/drills/guardrail.yaml", tmp.path(), &r);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    let aborts = events_at(&r, "abort");
+    assert_eq!(aborts.len(), 1, "{:?}", r.received());
+    let text = aborts[0]["text"].as_str().unwrap();
+    assert!(text.contains("aborted by a guardrail"), "{text}");
+    assert_eq!(events_at(&r, "end")[0]["outcome"], "aborted");
+}
+
+#[test]
+fn exit_5_is_notified_with_what_is_applied_and_the_restore_command() {
+    let r = Receiver::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let playbook = tmp.path().join("stuck.yaml");
+    std::fs::write(
+        &playbook,
+        "name: stuck\n\
+         vars: { flag_file: /tmp/unused, trip_file: /tmp/unused }\n\
+         phases:\n\
+         \x20 - kind: isolate\n\
+         \x20   steps:\n\
+         \x20     - name: raise flag\n\
+         \x20       kind: shell\n\
+         \x20       script: 'echo on > \"$flag_file\"'\n\
+         \x20       undo: { argv: [\"false\"] }\n",
+    )
+    .unwrap();
+    let out = run_with_hooks(playbook.to_str().unwrap(), tmp.path(), &r);
+    assert_eq!(out.status.code(), Some(5), "{}", stderr(&out));
+    let failed = events_at(&r, "restore_failed");
+    assert_eq!(failed.len(), 1, "{:?}", r.received());
+    assert_eq!(failed[0]["still_applied"][0], "raise flag");
+    let cmd = failed[0]["restore_command"].as_str().unwrap();
+    assert!(
+        cmd.starts_with("gameday restore ") && cmd.contains("stuck"),
+        "{cmd}"
+    );
+    assert!(failed[0]["text"].as_str().unwrap().contains(cmd));
+}

@@ -8,6 +8,7 @@ mod aws;
 mod crash;
 mod data;
 mod engine;
+mod fuzz;
 mod prom;
 mod report;
 mod secrets;

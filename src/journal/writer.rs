@@ -136,15 +136,16 @@ impl Journal {
             if r.is_err() && !inner.failed {
                 inner.failed = true;
             }
+            // Still holding the file: no other event can follow event N.
+            let n = self
+                .written
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+                + 1;
+            if self.crash_after.get() == Some(&n) {
+                let _ = nix::sys::signal::raise(nix::sys::signal::Signal::SIGKILL);
+            }
             r
         };
-        let n = self
-            .written
-            .fetch_add(1, std::sync::atomic::Ordering::SeqCst)
-            + 1;
-        if self.crash_after.get() == Some(&n) {
-            let _ = nix::sys::signal::raise(nix::sys::signal::Signal::SIGKILL);
-        }
         // Observers see the redacted event; one that no longer parses once
         // redacted is written, not shown.
         let shown = match redacted {

@@ -12,6 +12,7 @@ mod deploy;
 mod engine;
 mod guard;
 mod notify;
+mod fuzz;
 mod prom;
 mod pushgateway;
 mod report;

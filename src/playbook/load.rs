@@ -26,6 +26,7 @@ pub const MAX_DEPTH: usize = 64;
 const TOP_KEYS: &[&str] = &[
     "name",
     "description",
+    "hypothesis",
     "owner",
     "unattended",
     "deadline",

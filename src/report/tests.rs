@@ -289,7 +289,7 @@ fn charts_hold_their_series_and_markers() {
     }
     assert!(
         r.markdown
-            .contains("![Requests per second by region](charts/traffic.svg)")
+            .contains("![Requests per second by region](charts/traffic.png)")
     );
 }
 

@@ -110,13 +110,15 @@ impl Journal {
         let mut line = String::new();
         let result = {
             let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-            let r = self.chained_write(&mut inner, &mut event, &mut line).and_then(|_| {
-                if critical {
-                    inner.file.sync_data()
-                } else {
-                    Ok(())
-                }
-            });
+            let r = self
+                .chained_write(&mut inner, &mut event, &mut line)
+                .and_then(|_| {
+                    if critical {
+                        inner.file.sync_data()
+                    } else {
+                        Ok(())
+                    }
+                });
             if r.is_err() && !inner.failed {
                 inner.failed = true;
             }

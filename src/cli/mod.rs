@@ -4,9 +4,9 @@
 mod demo;
 mod history;
 mod note;
-mod verify;
 mod plan;
 mod run;
+mod verify;
 
 use crate::diag::{Diagnostic, render_all};
 use crate::engine::exit;

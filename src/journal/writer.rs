@@ -127,12 +127,12 @@ impl Journal {
             let r = self
                 .chained_write(&mut inner, &mut event, redacted.as_mut(), &mut line)
                 .and_then(|_| {
-                if critical {
-                    inner.file.sync_data()
-                } else {
-                    Ok(())
-                }
-            });
+                    if critical {
+                        inner.file.sync_data()
+                    } else {
+                        Ok(())
+                    }
+                });
             if r.is_err() && !inner.failed {
                 inner.failed = true;
             }

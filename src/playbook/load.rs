@@ -26,6 +26,7 @@ pub const MAX_DEPTH: usize = 64;
 const TOP_KEYS: &[&str] = &[
     "name",
     "description",
+    "hypothesis",
     "owner",
     "unattended",
     "deadline",
@@ -815,7 +816,8 @@ pub fn load_str(file: &str, src: String, opts: &LoadOptions) -> Result<Loaded, V
                         }
                     };
                     if let Some(role) = raw.role
-                        && let Some(other) = metrics.iter().find(|m: &&MetricDef| m.role == Some(role))
+                        && let Some(other) =
+                            metrics.iter().find(|m: &&MetricDef| m.role == Some(role))
                     {
                         b.at(pos, format!("metric `{}` has role `{role}`, which metric `{}` already has", k.as_str(), other.name), Some("each role (ttd, ttr, rto, rpo, catch_up, conflicts, lost_writes) names one metric of the drill: history and advice follow it".into()));
                     }

@@ -471,9 +471,11 @@ pub fn gantt_of(run_dir: &Path, report: &Report, write: bool) -> Result<Option<C
     let (rel, png_rel) = ("charts/phases.svg", "charts/phases.png");
     if write {
         let dir = run_dir.join("charts");
-        std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
         super::write_file(&run_dir.join(rel), svg.as_bytes()).map_err(|e| e.to_string())?;
-        let png = super::png::svg_to_png(&svg).map_err(|e| format!("the phase chart could not be drawn as PNG: {e}"))?;
+        let png = super::png::svg_to_png(&svg)
+            .map_err(|e| format!("the phase chart could not be drawn as PNG: {e}"))?;
         super::write_file(&run_dir.join(png_rel), &png).map_err(|e| e.to_string())?;
     }
     Ok(Some(ChartInfo {
@@ -481,13 +483,22 @@ pub fn gantt_of(run_dir: &Path, report: &Report, write: bool) -> Result<Option<C
         title: "Phases of the drill".into(),
         svg: rel.into(),
         png: Some(png_rel.into()),
-        series: report.phases.iter().filter(|p| p.started_at.is_some()).map(|p| p.name.clone()).collect(),
-        markers: report.marker_details.iter().map(|m| m.name.clone()).fold(vec![], |mut v, n| {
-            if !v.contains(&n) {
-                v.push(n);
-            }
-            v
-        }),
+        series: report
+            .phases
+            .iter()
+            .filter(|p| p.started_at.is_some())
+            .map(|p| p.name.clone())
+            .collect(),
+        markers: report
+            .marker_details
+            .iter()
+            .map(|m| m.name.clone())
+            .fold(vec![], |mut v, n| {
+                if !v.contains(&n) {
+                    v.push(n);
+                }
+                v
+            }),
     }))
 }
 

@@ -130,9 +130,8 @@ pub fn load(run_dir: &Path) -> Result<Report, ReportError> {
     report.journal.torn_tail = read.torn_tail;
     report.journal.unreadable_lines = read.unreadable_lines;
     if !last_complete.is_empty() {
-        report.journal.final_hash = Some(crate::journal::chain::line_hash(
-            last_complete.as_bytes(),
-        ));
+        report.journal.final_hash =
+            Some(crate::journal::chain::line_hash(last_complete.as_bytes()));
         report.journal.chained = last_complete.contains(r#""prev":""#);
     }
     Ok(report)
@@ -270,7 +269,12 @@ impl Formats {
                 }
             }
         }
-        if f == (Formats { md: false, html: false, json: false, junit: false }) {
+        if f == (Formats {
+            md: false,
+            html: false,
+            json: false,
+            junit: false,
+        }) {
             return Err("no report format given: choose from md, html, json, junit".into());
         }
         Ok(f)

@@ -7,9 +7,9 @@
 //! from the reference instant (the first `isolated` marker, or the run's
 //! first event when the drill never isolated anything), written `T+00:01:23.4`.
 
-use crate::journal::event::{CancelReason, Outcome, Status};
 use super::findings::{ActionItem, Finding, NoteInfo, RawNote};
 use crate::journal::event::NoteKind;
+use crate::journal::event::{CancelReason, Outcome, Status};
 use crate::journal::{Event, EventKind};
 use crate::playbook::MetricRole;
 use crate::playbook::expect::Comparison;
@@ -893,7 +893,11 @@ impl Builder {
             } => {
                 self.run.host = Some(host.clone());
                 self.run.git_revision = git_revision.as_ref().map(|r| {
-                    let dirty = if *git_dirty == Some(true) { "+dirty" } else { "" };
+                    let dirty = if *git_dirty == Some(true) {
+                        "+dirty"
+                    } else {
+                        ""
+                    };
                     format!("{}{dirty}", &r[..r.len().min(12)])
                 });
                 self.run.aws_identities = aws_identities.clone();
@@ -1505,8 +1509,11 @@ impl Builder {
                         None => "action item".to_string(),
                     },
                 };
-                self.timeline
-                    .push((when, "note", format!("{what} by {by}: {}", one_line(text, 160))));
+                self.timeline.push((
+                    when,
+                    "note",
+                    format!("{what} by {by}: {}", one_line(text, 160)),
+                ));
                 self.notes.push(RawNote {
                     kind: *note,
                     text: text.clone(),

@@ -289,7 +289,7 @@ fn charts_hold_their_series_and_markers() {
     }
     assert!(
         r.markdown
-            .contains("![Requests per second by region](charts/traffic.svg)")
+            .contains("![Requests per second by region](charts/traffic.png)")
     );
 }
 
@@ -426,12 +426,20 @@ fn the_html_report_is_self_contained() {
         for n in doc.descendants().filter(|n| n.is_element()) {
             let tag = n.tag_name().name();
             assert!(
-                !matches!(tag, "script" | "link" | "img" | "iframe" | "object" | "embed" | "image" | "use"),
+                !matches!(
+                    tag,
+                    "script" | "link" | "img" | "iframe" | "object" | "embed" | "image" | "use"
+                ),
                 "{name}: <{tag}> in report.html"
             );
             for a in n.attributes() {
                 if matches!(a.name(), "href" | "src" | "srcset" | "action" | "data") {
-                    assert!(a.value().starts_with('#'), "{name}: {}={}", a.name(), a.value());
+                    assert!(
+                        a.value().starts_with('#'),
+                        "{name}: {}={}",
+                        a.name(),
+                        a.value()
+                    );
                 }
                 assert!(!a.value().contains("url("), "{name}: {}", a.value());
             }
@@ -441,8 +449,15 @@ fn the_html_report_is_self_contained() {
             .descendants()
             .filter(|n| n.tag_name().name() == "svg")
             .count();
-        assert_eq!(svgs, 1 + r.report.charts.len(), "{name}: the Gantt and every chart");
-        assert!(page.contains(&format!("<p class=\"outcome {}\">", r.report.outcome.as_str())));
+        assert_eq!(
+            svgs,
+            1 + r.report.charts.len(),
+            "{name}: the Gantt and every chart"
+        );
+        assert!(page.contains(&format!(
+            "<p class=\"outcome {}\">",
+            r.report.outcome.as_str()
+        )));
     }
 }
 
@@ -458,13 +473,19 @@ fn advice_follows_the_metric_role_not_its_name() {
     m.target = Some("<= 5s".into());
     report.metrics.insert("time_to_see_flag".into(), m.clone());
     let advice = advice::next_steps(&report);
-    let flag = advice.iter().find(|a| a.about == "time_to_see_flag").unwrap();
+    let flag = advice
+        .iter()
+        .find(|a| a.about == "time_to_see_flag")
+        .unwrap();
     assert!(!flag.guidance.contains("Lag budgets"), "{}", flag.guidance);
     assert!(flag.guidance.contains("A target the team set was missed"));
     m.role = Some(crate::playbook::MetricRole::CatchUp);
     report.metrics.insert("time_to_see_flag".into(), m);
     let advice = advice::next_steps(&report);
-    let flag = advice.iter().find(|a| a.about == "time_to_see_flag").unwrap();
+    let flag = advice
+        .iter()
+        .find(|a| a.about == "time_to_see_flag")
+        .unwrap();
     assert!(flag.guidance.contains("Lag budgets"), "{}", flag.guidance);
     // The same advice is never listed twice.
     let mut seen = std::collections::HashSet::new();
@@ -512,15 +533,30 @@ fn findings_and_action_items_from_the_journal_and_from_notes() {
     let f1 = r.findings.iter().find(|f| f.id == "F1").unwrap();
     assert_eq!(f1.actions, ["A1"]);
     assert!(!f1.needs_action);
-    assert!(r.findings.iter().find(|f| f.id == "M-ttr").unwrap().needs_action);
+    assert!(
+        r.findings
+            .iter()
+            .find(|f| f.id == "M-ttr")
+            .unwrap()
+            .needs_action
+    );
     assert_eq!(r.action_items[0].owner.as_deref(), Some("dave"));
     assert_eq!(r.notes[0].at, "2026-11-20T11:00:00.000Z");
     let md = std::fs::read_to_string(dir.join("report.md")).unwrap();
     let summary = md.split("\n## Appendix\n").next().unwrap();
-    assert!(summary.contains("| `F1` | EU dashboards lagged | carol at "), "{summary}");
-    assert!(summary.contains("| `M-ttr` | `ttr` missed its target"), "{summary}");
+    assert!(
+        summary.contains("| `F1` | EU dashboards lagged | carol at "),
+        "{summary}"
+    );
+    assert!(
+        summary.contains("| `M-ttr` | `ttr` missed its target"),
+        "{summary}"
+    );
     assert!(summary.contains("**NO ACTION ITEM YET**"));
-    assert!(summary.contains("| A1 | fix the dashboards | dave | `F1` |"), "{summary}");
+    assert!(
+        summary.contains("| A1 | fix the dashboards | dave | `F1` |"),
+        "{summary}"
+    );
     let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
     assert!(html.contains("EU dashboards lagged"));
 }

@@ -15,7 +15,9 @@ const LINES: [(MetricRole, &str); 3] = [
 ];
 
 fn esc(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
 }
 
 /// The chart as SVG text: runs left to right (oldest first), seconds up.

@@ -23,9 +23,17 @@ fn stderr(o: &Output) -> String {
 
 /// Start the hello drill with a long observation window; return the child
 /// and its run directory once the journal says the region is isolated.
+// The child is returned to the caller, which waits for it (`interrupt_and_wait`).
+#[allow(clippy::zombie_processes)]
 fn start_hello(dir: &Path) -> (Child, PathBuf) {
+    let runs = |d: &Path| -> Vec<PathBuf> {
+        std::fs::read_dir(d.join("reports"))
+            .map(|rd| rd.filter_map(|e| e.ok().map(|e| e.path())).collect())
+            .unwrap_or_default()
+    };
+    let before = runs(dir);
     let playbook = repo().join("drills/examples/hello.yaml");
-    let child = Command::new(env!("CARGO_BIN_EXE_gameday"))
+    let mut child = Command::new(env!("CARGO_BIN_EXE_gameday"))
         .args([
             "run",
             playbook.to_str().unwrap(),
@@ -47,19 +55,19 @@ fn start_hello(dir: &Path) -> (Child, PathBuf) {
         .unwrap();
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        let found = std::fs::read_dir(dir.join("reports"))
-            .ok()
-            .and_then(|mut d| d.next())
-            .and_then(|e| e.ok())
-            .map(|e| e.path())
-            .filter(|d| {
-                std::fs::read_to_string(d.join("journal.jsonl"))
+        let found = runs(dir).into_iter().find(|d| {
+            !before.contains(d)
+                && std::fs::read_to_string(d.join("journal.jsonl"))
                     .is_ok_and(|j| j.contains(r#""event":"marker","name":"isolated""#))
-            });
+        });
         if let Some(d) = found {
             return (child, d);
         }
-        assert!(Instant::now() < deadline, "the drill never isolated");
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("the drill never isolated");
+        }
         std::thread::sleep(Duration::from_millis(50));
     }
 }
@@ -123,12 +131,12 @@ fn notes_added_while_a_drill_runs_and_after_it_appear_in_the_reports() {
     );
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert!(stderr(&o).contains("reports re-rendered"), "{}", stderr(&o));
-    let o = gameday(&["note", &dir, "bridge call ended", "--at", "23:59"], tmp.path());
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let o = gameday(
-        &["note", &dir, "x", "--action", "--for", "F99"],
+        &["note", &dir, "bridge call ended", "--at", "23:59"],
         tmp.path(),
     );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let o = gameday(&["note", &dir, "x", "--action", "--for", "F99"], tmp.path());
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("no finding `F99`"), "{}", stderr(&o));
 
@@ -139,15 +147,20 @@ fn notes_added_while_a_drill_runs_and_after_it_appear_in_the_reports() {
     let f1 = findings.iter().find(|f| f["id"] == "F1").unwrap();
     assert_eq!(f1["actions"], serde_json::json!(["A1"]));
     assert_eq!(f1["needs_action"], false);
-    assert_eq!(
-        findings.iter().filter(|f| f["source"] == "note").count(),
-        4
-    );
+    assert_eq!(findings.iter().filter(|f| f["source"] == "note").count(), 4);
     assert_eq!(json["action_items"][0]["owner"], "bob");
     assert_eq!(json["notes"][0]["text"], "bridge call ended");
-    assert!(json["notes"][0]["at"].as_str().unwrap().ends_with("T23:59:00.000Z"));
+    assert!(
+        json["notes"][0]["at"]
+            .as_str()
+            .unwrap()
+            .ends_with("T23:59:00.000Z")
+    );
     let md = std::fs::read_to_string(run_dir.join("report.md")).unwrap();
-    assert!(md.contains("| A1 | shorten the watch's poll interval | bob | `F1` |"), "{md}");
+    assert!(
+        md.contains("| A1 | shorten the watch's poll interval | bob | `F1` |"),
+        "{md}"
+    );
 
     // Every line, the run's and the notes', is in one chain.
     let o = gameday(&["verify", &dir], tmp.path());
@@ -183,7 +196,10 @@ fn verify_passes_on_a_real_run_and_names_the_first_bad_line_of_each_tampering() 
     assert_eq!(final_hash.len(), 64);
     for f in ["report.md", "report.json"] {
         let text = std::fs::read_to_string(run_dir.join(f)).unwrap();
-        assert!(text.contains(&final_hash), "{f} does not state the final hash");
+        assert!(
+            text.contains(&final_hash),
+            "{f} does not state the final hash"
+        );
     }
 
     let cases = tmp.path().join("cases");
@@ -194,7 +210,9 @@ fn verify_passes_on_a_real_run_and_names_the_first_bad_line_of_each_tampering() 
 
     // A byte changed in line 3: line 4 no longer carries its hash.
     let d = copy_run(&run_dir, &cases, "byte");
-    edit_lines(&d, |l| l[2] = l[2].replacen("\"elapsed\":", "\"elapsed\": ", 1));
+    edit_lines(&d, |l| {
+        l[2] = l[2].replacen("\"elapsed\":", "\"elapsed\": ", 1)
+    });
     let (code, err) = verify(&d);
     assert_eq!(code, Some(1), "{err}");
     assert!(err.contains("journal.jsonl:4: error"), "{err}");
@@ -281,7 +299,10 @@ fn the_demo_report_summary_fits_one_page_and_verifies() {
         "is **TTR**, time to route",
         "is **RTO**, recovery time",
     ] {
-        assert!(summary.contains(needle), "`{needle}` not in the summary:\n{summary}");
+        assert!(
+            summary.contains(needle),
+            "`{needle}` not in the summary:\n{summary}"
+        );
     }
     // Nothing is lost: the timeline and the evidence are in the appendix.
     let appendix = md.split("\n## Appendix\n").nth(1).unwrap();
@@ -312,16 +333,26 @@ fn the_demo_report_summary_fits_one_page_and_verifies() {
         let size = |attr: &str| -> u32 {
             let from = svg.find(&format!(" {attr}=\"")).unwrap() + attr.len() + 3;
             let to = svg[from..].find('"').unwrap();
-            svg[from..from + to].trim_end_matches("px").parse::<f64>().unwrap() as u32
+            svg[from..from + to]
+                .trim_end_matches("px")
+                .parse::<f64>()
+                .unwrap() as u32
         };
-        assert_eq!((pixmap.width(), pixmap.height()), (size("width"), size("height")), "{c}");
+        assert_eq!(
+            (pixmap.width(), pixmap.height()),
+            (size("width"), size("height")),
+            "{c}"
+        );
         // Not blank: the chart was drawn.
         let first = pixmap.pixels()[0];
         assert!(pixmap.pixels().iter().any(|p| *p != first), "{c} is blank");
     }
     // report.html is there too, self-contained (checked in detail by the unit tests).
     let html = std::fs::read_to_string(run_dir.join("report.html")).unwrap();
-    assert!(!html.contains(" src=\"") && !html.contains("<link"), "report.html refers outside itself");
+    assert!(
+        !html.contains(" src=\"") && !html.contains("<link"),
+        "report.html refers outside itself"
+    );
 }
 
 /// `gameday history --chart` draws TTD, TTR and RPO per run, as SVG and PNG.
@@ -340,7 +371,14 @@ fn history_draws_its_chart_as_svg_and_png() {
     let png = std::fs::read(tmp.path().join("trend.png")).unwrap();
     let pixmap = resvg::tiny_skia::Pixmap::decode_png(&png).unwrap();
     assert_eq!((pixmap.width(), pixmap.height()), (900, 420));
-    let o = gameday(&["history", "reports", "--chart", "no/such/dir/x.svg"], tmp.path());
+    let o = gameday(
+        &["history", "reports", "--chart", "no/such/dir/x.svg"],
+        tmp.path(),
+    );
     assert_eq!(o.status.code(), Some(2));
-    assert!(stderr(&o).contains("cannot write the chart"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("cannot write the chart"),
+        "{}",
+        stderr(&o)
+    );
 }

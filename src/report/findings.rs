@@ -174,6 +174,51 @@ fn failed_checks(r: &Report) -> Vec<Finding> {
         .collect()
 }
 
+/// What the drill script's own checks found (`report::script`): a phase over
+/// its budget (`B-<phase>`), an invariant broken during an observation window
+/// (`I-<phase>`), a lag budget breached (`L-<class>`), a post phase that
+/// failed (`P-<phase>`, unless its failed steps are already findings).
+fn script_findings(r: &Report) -> Vec<Finding> {
+    let mut seen = std::collections::HashSet::new();
+    r.script
+        .findings
+        .iter()
+        .filter(|f| {
+            !(f.kind == "post_phase_failed"
+                && r.steps
+                    .iter()
+                    .any(|s| s.status == "failed" && Some(&s.phase) == f.phase.as_ref()))
+        })
+        .filter_map(|f| {
+            let prefix = match f.kind.as_str() {
+                "over_budget" => "B",
+                "invariant_broken" => "I",
+                "lag_budget_breached" => "L",
+                "post_phase_failed" => "P",
+                _ => "D",
+            };
+            let about = match (f.kind.as_str(), &f.phase) {
+                ("lag_budget_breached", _) | (_, None) => f
+                    .message
+                    .split('`')
+                    .nth(1)
+                    .unwrap_or(f.kind.as_str())
+                    .to_string(),
+                (_, Some(p)) => p.clone(),
+            };
+            let id = format!("{prefix}-{about}");
+            seen.insert(id.clone()).then(|| {
+                automatic(
+                    id,
+                    &f.kind,
+                    f.message.clone(),
+                    Some((f.at.clone(), f.t.clone())),
+                )
+            })
+        })
+        .collect()
+}
+
 /// Fill `findings`, `action_items` and `notes` of `r` from its automatic
 /// findings and the people's notes.
 pub(crate) fn attach(r: &mut Report, notes: Vec<RawNote>) {

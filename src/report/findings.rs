@@ -70,8 +70,12 @@ pub(crate) struct RawNote {
 }
 
 /// The automatic findings, in the order they are listed.
-const AUTOMATIC: &[fn(&Report) -> Vec<Finding>] =
-    &[guardrail_aborts, missed_targets, failed_checks];
+const AUTOMATIC: &[fn(&Report) -> Vec<Finding>] = &[
+    guardrail_aborts,
+    missed_targets,
+    failed_checks,
+    script_findings,
+];
 
 fn automatic(id: String, source: &str, text: String, at: Option<(String, String)>) -> Finding {
     let (at, t) = match at {

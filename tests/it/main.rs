@@ -9,6 +9,7 @@ mod crash;
 mod data;
 mod engine;
 mod fuzz;
+mod pg_tls;
 mod prom;
 mod report;
 mod secrets;

@@ -2,7 +2,7 @@
 # The whole test suite, on a fresh machine or a warm one.
 #
 # Installs what the tests run for real, only if it is missing:
-#   - Debian: prometheus, prometheus-alertmanager, prometheus-pushgateway, postgresql-15 (apt-get update once, first)
+#   - Debian: prometheus, prometheus-alertmanager, prometheus-pushgateway, postgresql-15, openssl (apt-get update once, first)
 #   - PyPI:   moto[server], into a virtual environment under ~/.cache/gameday
 # then runs `cargo test` (unit, property, integration and snapshot tests).
 # Extra arguments go to `cargo test` (e.g. `scripts/test.sh engine::`).
@@ -13,7 +13,7 @@ SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 
 need=()
-for pkg in prometheus prometheus-alertmanager prometheus-pushgateway postgresql-15; do
+for pkg in prometheus prometheus-alertmanager prometheus-pushgateway postgresql-15 openssl; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then

@@ -325,6 +325,9 @@ async fn send_one(client: &reqwest::Client, t: &NotifyTarget, m: &Message) -> Re
             b
         }
     };
+    // Nothing leaves the process with a secret in it, in any encoding.
+    let mut body = body;
+    crate::redact::global().value(&mut body);
     let body = serde_json::to_vec(&body).map_err(|e| e.to_string())?;
     let stamp = ts.timestamp().to_string();
     let mut req = client

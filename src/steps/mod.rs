@@ -16,6 +16,7 @@ pub mod http;
 pub mod manual;
 pub mod note;
 pub mod postgres;
+pub mod postgres_tls;
 pub mod prometheus;
 pub mod residency;
 pub mod shell;

@@ -8,7 +8,8 @@
 //! the connection string is read from its environment variable or file at
 //! that moment and never journaled. Messages name a server as
 //! `host:port/db as user`, and any password is scrubbed from error text.
-//! TLS is not supported yet (see `crate::playbook::spec::postgres`).
+//! TLS through rustls: libpq's `sslmode` (up to `verify-full`), `sslrootcert`,
+//! `sslcert` and `sslkey` in the connection string (see `postgres_tls`).
 
 use super::{Outcome, PlanCtx, PlannedCall, Step, StepCtx, StepError, Undo, UndoAction};
 use crate::journal::EventKind;
@@ -74,7 +75,8 @@ pub fn read_dsn(name: &str, source: &DsnSource) -> Result<String, StepError> {
     Ok(text)
 }
 
-/// Parse a connection string; refuse TLS requirements we cannot meet.
+/// Parse a connection string (its TLS keys already taken out by
+/// `postgres_tls::split_dsn`).
 pub fn parse_dsn(name: &str, dsn: &str) -> Result<Config, StepError> {
     let config: Config = dsn.parse().map_err(|e: tokio_postgres::Error| {
         StepError::fatal(scrub(
@@ -84,11 +86,6 @@ pub fn parse_dsn(name: &str, dsn: &str) -> Result<Config, StepError> {
             password_of(dsn).as_deref(),
         ))
     })?;
-    if let tokio_postgres::config::SslMode::Require = config.get_ssl_mode() {
-        return Err(StepError::fatal(format!(
-            "PostgreSQL connection `{name}` requires TLS (sslmode=require), which gameday does not support yet; connect over a trusted network or a local TLS proxy with sslmode=disable"
-        )));
-    }
     Ok(config)
 }
 
@@ -165,8 +162,20 @@ pub async fn connect_source(
     timeout: Option<Duration>,
 ) -> Result<PgConn, StepError> {
     let dsn = read_dsn(name, source)?;
+    let (tls, dsn) = super::postgres_tls::split_dsn(&dsn)
+        .map_err(|e| StepError::fatal(format!("PostgreSQL connection `{name}`: {e}")))?;
     let secret = password_of(&dsn);
     let mut config = parse_dsn(name, &dsn)?;
+    let tls_config = super::postgres_tls::client_config(&tls).map_err(|e| {
+        StepError::fatal(format!(
+            "PostgreSQL connection `{name}`: {e}; check sslrootcert, sslcert and sslkey in its connection string"
+        ))
+    })?;
+    config.ssl_mode(match tls.mode {
+        super::postgres_tls::SslMode::Disable => tokio_postgres::config::SslMode::Disable,
+        super::postgres_tls::SslMode::Prefer => tokio_postgres::config::SslMode::Prefer,
+        _ => tokio_postgres::config::SslMode::Require,
+    });
     let timeout = timeout
         .or(config.get_connect_timeout().copied())
         .unwrap_or(DEFAULT_CONNECT_TIMEOUT);
@@ -175,8 +184,18 @@ pub async fn connect_source(
         config.application_name("gameday");
     }
     let server = describe(&config);
-    let connecting = config.connect(NoTls);
-    let (client, connection) = match tokio::time::timeout(timeout, connecting).await {
+    let opened = match tls_config {
+        None => open(&config, NoTls, timeout).await,
+        Some(c) => {
+            open(
+                &config,
+                tokio_postgres_rustls::MakeRustlsConnect::new(c),
+                timeout,
+            )
+            .await
+        }
+    };
+    let (client, task) = match opened {
         Ok(Ok(c)) => c,
         Ok(Err(e)) => {
             return Err(pg_error(
@@ -194,9 +213,6 @@ pub async fn connect_source(
             )));
         }
     };
-    let task = tokio::spawn(async move {
-        let _ = connection.await;
-    });
     Ok(PgConn {
         client,
         server,
@@ -204,6 +220,30 @@ pub async fn connect_source(
         secret,
         task,
     })
+}
+
+/// Connect with `tls` within `timeout`; the connection's socket is driven
+/// by a task.
+async fn open<T>(
+    config: &Config,
+    tls: T,
+    timeout: Duration,
+) -> Result<
+    Result<(Client, tokio::task::JoinHandle<()>), tokio_postgres::Error>,
+    tokio::time::error::Elapsed,
+>
+where
+    T: tokio_postgres::tls::MakeTlsConnect<tokio_postgres::Socket>,
+    T::Stream: Send + 'static,
+{
+    tokio::time::timeout(timeout, async move {
+        let (client, connection) = config.connect(tls).await?;
+        let task = tokio::spawn(async move {
+            let _ = connection.await;
+        });
+        Ok((client, task))
+    })
+    .await
 }
 
 /// The named connection of the playbook.
@@ -988,8 +1028,6 @@ mod tests {
             scrub("auth failed for hunter2secret", Some("hunter2secret")),
             "auth failed for [redacted]"
         );
-        let e = parse_dsn("p", "host=x sslmode=require").unwrap_err();
-        assert!(e.message.contains("does not support yet"), "{}", e.message);
         let e = parse_dsn("p", "host=x password=hunter2secret bogus==").unwrap_err();
         assert!(!e.message.contains("hunter2secret"), "{}", e.message);
     }

@@ -302,3 +302,54 @@ fn crash_sweep_regional_failover_against_the_simulator_is_restorable() {
         "only {tried} of {sampled} kill points were reached"
     );
 }
+
+/// `restore --dry-run` lists and changes nothing; an undo record edited to
+/// something that cannot undo its step is refused, never run (exit 5).
+#[test]
+fn restore_dry_run_lists_and_a_tampered_undo_record_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let flag = tmp.path().join("flag");
+    let (_, dir, _d) = hello_run(&flag, None);
+    let journal = std::fs::read_to_string(dir.join("journal.jsonl")).unwrap();
+    let applied = journal
+        .lines()
+        .position(|l| l.contains("\"event\":\"applied\""))
+        .unwrap()
+        + 1;
+    let (out, dir, _d) = hello_run(&flag, Some(applied));
+    assert_eq!(out.status.signal(), Some(9));
+    assert!(flag.exists());
+
+    let (out, _d) = Gd::new(&["restore", "--dry-run", dir.to_str().unwrap()]).run();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("would undo, newest first:"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(
+        stdout(&out).contains("raise flag: run rm -f"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(flag.exists(), "--dry-run changed something");
+
+    // The undo record now claims an HTTP request undoes the shell step.
+    let path = dir.join("journal.jsonl");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let tampered = text.replacen(
+        "\"kind\":\"shell\"},\"description\"",
+        "\"kind\":\"http\",\"request\":{\"method\":\"DELETE\",\"url\":\"http://127.0.0.1:9/\"}},\"description\"",
+        1,
+    );
+    assert_ne!(tampered, text, "the undo record's shape changed: {text}");
+    std::fs::write(&path, tampered).unwrap();
+    let (out, _d) = Gd::new(&["restore", dir.to_str().unwrap()]).run();
+    assert_eq!(out.status.code(), Some(5), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("refusing the undo record of `raise flag`"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(flag.exists(), "a refused record must not run");
+}

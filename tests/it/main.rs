@@ -13,6 +13,7 @@ mod engine;
 mod guard;
 mod notify;
 mod fuzz;
+mod pg_tls;
 mod prom;
 mod pushgateway;
 mod report;

@@ -12,8 +12,9 @@
 //!   standby: { file: /run/secrets/pg-standby-dsn, connect_timeout: 5s }
 //! ```
 //!
-//! TLS is not supported yet: a connection string with `sslmode=require` (or
-//! stricter) is refused with a message; `sslmode=prefer` connects without TLS.
+//! TLS goes through rustls with libpq's keys in the connection string:
+//! `sslmode=require|verify-ca|verify-full`, `sslrootcert`, `sslcert`, `sslkey`
+//! (see `crate::steps::postgres_tls`).
 
 use crate::playbook::duration::Positive;
 use crate::playbook::expect::Comparison;

@@ -347,6 +347,22 @@ impl Observer for TerminalView {
                     crate::report::model::human_secs(*budget_seconds)
                 ),
             ),
+            EventKind::LagBudgetBreached {
+                class,
+                lag_seconds,
+                max_lag_seconds,
+                action,
+                ..
+            } => self.line(
+                e,
+                format!(
+                    "    {} {class}: {} over its budget of {} (action: {})",
+                    style("LAG BUDGET BREACHED").red().bold(),
+                    crate::report::model::human_secs(*lag_seconds),
+                    crate::report::model::human_secs(*max_lag_seconds),
+                    action.replace('_', " ")
+                ),
+            ),
             EventKind::Cancelled { detail, .. } => self.line(
                 e,
                 format!("  {} {detail}; restoring", style("stopping:").red().bold()),

@@ -352,6 +352,22 @@ impl Observer for TerminalView {
                     crate::report::model::human_secs(*budget_seconds)
                 ),
             ),
+            EventKind::LagBudgetBreached {
+                class,
+                lag_seconds,
+                max_lag_seconds,
+                action,
+                ..
+            } => self.line(
+                e,
+                format!(
+                    "    {} {class}: {} over its budget of {} (action: {})",
+                    style("LAG BUDGET BREACHED").red().bold(),
+                    crate::report::model::human_secs(*lag_seconds),
+                    crate::report::model::human_secs(*max_lag_seconds),
+                    action.replace('_', " ")
+                ),
+            ),
             EventKind::Cancelled { reason, detail } => {
                 // A failed step or a breached guardrail was shown in full on
                 // its own line: name it only.

@@ -157,23 +157,19 @@ impl ScriptInfo {
             EventKind::PhaseFinished {
                 phase,
                 kind,
-                status,
+                status: Status::Failed,
                 detail,
-            } => {
-                if kind == "post" && *status == Status::Failed {
-                    self.findings.push(ScriptFinding {
-                        severity: "failure".into(),
-                        kind: "post_phase_failed".into(),
-                        phase: Some(phase.clone()),
-                        at: rfc(ts),
-                        t: t(ts),
-                        message: format!(
-                            "the system was not back to normal after the drill: {}",
-                            detail.as_deref().unwrap_or("a check failed")
-                        ),
-                    });
-                }
-            }
+            } if kind == "post" => self.findings.push(ScriptFinding {
+                severity: "failure".into(),
+                kind: "post_phase_failed".into(),
+                phase: Some(phase.clone()),
+                at: rfc(ts),
+                t: t(ts),
+                message: format!(
+                    "the system was not back to normal after the drill: {}",
+                    detail.as_deref().unwrap_or("a check failed")
+                ),
+            }),
             EventKind::StepFinished {
                 phase,
                 step,

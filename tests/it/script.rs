@@ -526,17 +526,29 @@ async fn shipped_drill_fails_on_a_lag_budget_breach_of_one_data_class() {
             }
         }
     });
-    tokio::task::spawn_blocking(move || rx.recv_timeout(Duration::from_secs(120)))
-        .await
-        .unwrap()
-        .expect("the observation window started");
+    let rx = std::sync::Arc::new(std::sync::Mutex::new(rx));
+    let next = |what: &'static str| {
+        let rx = rx.clone();
+        async move {
+            tokio::task::spawn_blocking(move || {
+                rx.lock().unwrap().recv_timeout(Duration::from_secs(120))
+            })
+            .await
+            .unwrap()
+            .unwrap_or_else(|_| panic!("timed out waiting for {what}"))
+        }
+    };
+    next("the observation window").await;
     // Replication of the isolated region stalls: the surviving regions'
-    // invariants hold, but its links fall behind, and credentials (5 s) breach first.
+    // invariants hold, but its links fall behind, and credentials (5 s)
+    // breach first. Once they did, replication resumes.
     set_faults(
         &sim.base_url(),
         json!({ "replication_stall": ["eu-west-1"] }),
     )
     .await;
+    next("a lag budget breach").await;
+    set_faults(&sim.base_url(), json!({ "replication_stall": [] })).await;
     let o = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
         .await
         .unwrap();

@@ -147,6 +147,7 @@ pub fn run(a: DemoArgs) -> i32 {
             observers,
             junit: None,
             template: None,
+            formats: crate::report::Formats::DEFAULT,
         };
         let summary = match crate::engine::run_drill(loaded, opts).await {
             Ok(s) => s,

@@ -39,6 +39,9 @@ pub struct RunArgs {
     /// Markdown report template (minijinja) instead of the shipped one.
     #[arg(long, value_name = "FILE")]
     pub template: Option<PathBuf>,
+    /// Which reports to write: md, html, json, junit (comma-separated; junit goes to RUN_DIR/junit.xml unless --junit).
+    #[arg(long, value_name = "LIST", default_value = "md,html,json", value_parser = crate::report::Formats::parse)]
+    pub format: crate::report::Formats,
 }
 
 pub fn run(a: RunArgs) -> i32 {
@@ -75,6 +78,7 @@ pub fn run(a: RunArgs) -> i32 {
         observers,
         junit: a.junit.clone(),
         template: a.template.clone(),
+        formats: a.format,
     };
     let rt = match runtime() {
         Ok(rt) => rt,

@@ -30,6 +30,8 @@ pub struct RunOptions {
     pub junit: Option<PathBuf>,
     /// Markdown template instead of the shipped one.
     pub template: Option<PathBuf>,
+    /// Which reports to write (`--format`).
+    pub formats: crate::report::Formats,
 }
 
 /// What the caller needs after a run.
@@ -290,9 +292,12 @@ pub async fn run_drill(loaded: Loaded, opts: RunOptions) -> Result<RunSummary, S
     let _ = journal.sync();
     sig_task.abort();
     drop(lock);
-    if let Err(e) =
-        crate::report::write_reports(&run_dir, opts.template.as_deref(), opts.junit.as_deref())
-    {
+    if let Err(e) = crate::report::write_reports_as(
+        &run_dir,
+        opts.template.as_deref(),
+        opts.junit.as_deref(),
+        opts.formats,
+    ) {
         let _ = journal.emit(EventKind::Warning {
             message: format!("could not write the reports: {e}"),
             step: None,

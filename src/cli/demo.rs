@@ -149,6 +149,7 @@ pub fn run(a: DemoArgs) -> i32 {
             template: None,
             // The simulator lives in this process: a guard could not reach it after a crash.
             guard: false,
+            formats: crate::report::Formats::DEFAULT,
         };
         let summary = match crate::engine::run_drill(loaded, opts).await {
             Ok(s) => s,

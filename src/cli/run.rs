@@ -43,6 +43,9 @@ pub struct RunArgs {
     /// Do not start the dead-man's switch (a guard process that restores if this one dies).
     #[arg(long)]
     pub no_guard: bool,
+    /// Which reports to write: md, html, json, junit (comma-separated; junit goes to RUN_DIR/junit.xml unless --junit).
+    #[arg(long, value_name = "LIST", default_value = "md,html,json", value_parser = crate::report::Formats::parse)]
+    pub format: crate::report::Formats,
 }
 
 pub fn run(a: RunArgs) -> i32 {
@@ -81,6 +84,7 @@ pub fn run(a: RunArgs) -> i32 {
         junit: a.junit.clone(),
         template: a.template.clone(),
         guard: !a.no_guard,
+        formats: a.format,
     };
     let rt = match runtime() {
         Ok(rt) => rt,

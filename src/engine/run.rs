@@ -32,6 +32,8 @@ pub struct RunOptions {
     pub template: Option<PathBuf>,
     /// Start the dead-man's switch (`engine::guard`); `--no-guard` turns it off.
     pub guard: bool,
+    /// Which reports to write (`--format`).
+    pub formats: crate::report::Formats,
 }
 
 /// What the caller needs after a run.
@@ -329,9 +331,12 @@ pub async fn run_drill(loaded: Loaded, opts: RunOptions) -> Result<RunSummary, S
         g.stop();
     }
     drop(lock);
-    if let Err(e) =
-        crate::report::write_reports(&run_dir, opts.template.as_deref(), opts.junit.as_deref())
-    {
+    if let Err(e) = crate::report::write_reports_as(
+        &run_dir,
+        opts.template.as_deref(),
+        opts.junit.as_deref(),
+        opts.formats,
+    ) {
         let _ = journal.emit(EventKind::Warning {
             message: format!("could not write the reports: {e}"),
             step: None,

@@ -116,7 +116,9 @@ pub fn gantt_svg(r: &Report) -> String {
 }
 
 /// report.html's text. `charts` are (title, SVG text) of the run's charts.
-pub fn render(r: &Report, run_dir: &str, charts: &[(String, String)]) -> String {
+/// The report's steps and timeline are lent to the template one element
+/// at a time (as for report.md) and come back unchanged.
+pub fn render(r: &mut Report, run_dir: &str, charts: &[(String, String)]) -> String {
     let mut env = Environment::new();
     env.set_undefined_behavior(UndefinedBehavior::SemiStrict);
     env.set_auto_escape_callback(|_| AutoEscape::Html);
@@ -134,6 +136,9 @@ pub fn render(r: &Report, run_dir: &str, charts: &[(String, String)]) -> String 
     env.add_filter("role_meaning", |v: String| {
         crate::playbook::MetricRole::parse(&v).map_or(String::new(), |r| r.meaning().to_string())
     });
+    let gantt = gantt_svg(r);
+    let steps = super::markdown::lend(&mut r.steps);
+    let timeline = super::markdown::lend(&mut r.timeline);
     let rendered = env
         .template_from_named_str(SHIPPED_NAME, SHIPPED)
         .and_then(|t| {
@@ -145,11 +150,15 @@ pub fn render(r: &Report, run_dir: &str, charts: &[(String, String)]) -> String 
                 .collect();
             t.render(context! {
                 run_dir => run_dir,
-                gantt_svg => Value::from_safe_string(gantt_svg(r)),
+                gantt_svg => Value::from_safe_string(gantt),
                 chart_svgs => charts,
-                ..Value::from(Serde(r))
+                steps => Value::from_dyn_object(steps.clone()),
+                timeline => Value::from_dyn_object(timeline.clone()),
+                ..Value::from(Serde(&*r))
             })
         });
+    super::markdown::give_back(&mut r.steps, steps);
+    super::markdown::give_back(&mut r.timeline, timeline);
     match rendered {
         Ok(s) => s,
         // The shipped template is tested; should it fail, say so in the page.

@@ -124,7 +124,7 @@ pub struct Extras<'a> {
 /// converted when the template reads it, so a day-long run's steps and
 /// timeline are never copied into the template engine whole.
 #[derive(Debug)]
-struct Lazy<T>(Vec<T>);
+pub(crate) struct Lazy<T>(Vec<T>);
 
 impl<T: Serialize + std::fmt::Debug + Send + Sync + 'static> Object for Lazy<T> {
     fn repr(self: &Arc<Self>) -> ObjectRepr {
@@ -141,13 +141,13 @@ impl<T: Serialize + std::fmt::Debug + Send + Sync + 'static> Object for Lazy<T> 
 }
 
 /// Take a list out of the report for the template; `give_back` returns it.
-fn lend<T: Serialize + Clone + std::fmt::Debug + Send + Sync + 'static>(
+pub(crate) fn lend<T: Serialize + Clone + std::fmt::Debug + Send + Sync + 'static>(
     v: &mut Vec<T>,
 ) -> Arc<Lazy<T>> {
     Arc::new(Lazy(std::mem::take(v)))
 }
 
-fn give_back<T: Clone>(v: &mut Vec<T>, lent: Arc<Lazy<T>>) {
+pub(crate) fn give_back<T: Clone>(v: &mut Vec<T>, lent: Arc<Lazy<T>>) {
     *v = match Arc::try_unwrap(lent) {
         Ok(l) => l.0,
         Err(shared) => shared.0.clone(),

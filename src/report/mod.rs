@@ -322,7 +322,7 @@ pub fn write_reports_as(
     }
     if formats.html {
         let charts = html::chart_svgs(run_dir, &p.report);
-        let page = html::render(&p.report, &shown, &charts);
+        let page = html::render(&mut p.report, &shown, &charts);
         write_file(&run_dir.join("report.html"), page.as_bytes())?;
     }
     let default_junit = run_dir.join("junit.xml");
@@ -342,7 +342,8 @@ pub(crate) fn rerender(run_dir: &Path, shown_dir: &str) -> Result<Rerendered, Re
     let mut p = prepare(run_dir, None, false)?;
     let md = markdown_of(&mut p, shown_dir, None)?;
     let json = json::render(&p.report);
-    let html = html::render(&p.report, shown_dir, &html::chart_svgs(run_dir, &p.report));
+    let charts = html::chart_svgs(run_dir, &p.report);
+    let html = html::render(&mut p.report, shown_dir, &charts);
     Ok(Rerendered { md, json, html })
 }
 

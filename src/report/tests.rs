@@ -414,9 +414,10 @@ fn conflict_rates_above_a_tenth_of_a_percent_of_writes_are_flagged() {
 #[test]
 fn the_html_report_is_self_contained() {
     for name in FIXTURES {
-        let (tmp, r) = render_fixture(name, &siblings_of(name));
+        let (tmp, mut r) = render_fixture(name, &siblings_of(name));
         let dir = tmp.path().join(name);
-        let page = html::render(&r.report, "RUN_DIR", &html::chart_svgs(&dir, &r.report));
+        let charts = html::chart_svgs(&dir, &r.report);
+        let page = html::render(&mut r.report, "RUN_DIR", &charts);
         let opts = roxmltree::ParsingOptions {
             allow_dtd: true,
             ..Default::default()

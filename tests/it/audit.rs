@@ -263,6 +263,26 @@ fn verify_passes_on_a_real_run_and_names_the_first_bad_line_of_each_tampering() 
     let (code, err) = verify(&d);
     assert_eq!(code, Some(0), "{err}");
     assert!(err.contains("is torn"), "{err}");
+    // --format chooses what is written.
+    let d = copy_run(&run_dir, &cases, "formats");
+    std::fs::remove_file(d.join("report.md")).unwrap();
+    let o = gameday(
+        &["report", d.to_str().unwrap(), "--format", "json,junit"],
+        tmp.path(),
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(!d.join("report.md").exists() && !d.join("report.html").exists());
+    assert!(d.join("report.json").is_file() && d.join("junit.xml").is_file());
+    let o = gameday(
+        &["report", d.to_str().unwrap(), "--format", "pdf"],
+        tmp.path(),
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("unknown report format `pdf`"),
+        "{}",
+        stderr(&o)
+    );
 }
 
 /// The demo's report.md: a one-page summary (at most 150 lines before the

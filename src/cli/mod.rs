@@ -4,6 +4,7 @@
 mod demo;
 mod history;
 mod plan;
+mod reference;
 mod run;
 
 use crate::diag::{Diagnostic, render_all};
@@ -102,6 +103,16 @@ pub enum Command {
     },
     /// Every run under DIR, each compared with the previous run of the same drill and environment.
     History(history::HistoryArgs),
+    /// Print the JSON Schema of playbooks, environment files or report.json.
+    Schema(reference::SchemaArgs),
+    /// List the step kinds (--markdown: the whole playbook reference).
+    Kinds(reference::KindsArgs),
+    /// Show one step kind: fields, types, defaults, effect, undo, IAM actions, an example.
+    Explain(reference::ExplainArgs),
+    /// Print shell completions (bash, zsh, fish, powershell, elvish) to stdout.
+    Completions(reference::CompletionsArgs),
+    /// Print the manual page (roff) to stdout: `gameday man | man -l -`.
+    Man,
 }
 
 /// Load a playbook or return its diagnostics.
@@ -225,6 +236,11 @@ pub fn main() -> i32 {
             }
         },
         Command::History(a) => history::history(a),
+        Command::Schema(a) => reference::schema(a),
+        Command::Kinds(a) => reference::kinds(a),
+        Command::Explain(a) => reference::explain(a),
+        Command::Completions(a) => reference::completions(a),
+        Command::Man => reference::man(),
     }
 }
 

@@ -312,9 +312,9 @@ fn subset(m: &MarkedMappingNode, keep: impl Fn(&str) -> bool) -> Node {
     Node::from(out)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct Header {
+pub(super) struct Header {
     name: Option<String>,
     #[serde(default)]
     description: Option<String>,
@@ -334,9 +334,9 @@ struct Header {
     postgres: BTreeMap<String, super::spec::postgres::PostgresConnection>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct PhaseHeader {
+pub(super) struct PhaseHeader {
     #[allow(dead_code)] // read through the raw node, kept here so `kind` is an allowed key
     kind: String,
     #[serde(default)]
@@ -347,9 +347,9 @@ struct PhaseHeader {
     on_failure: Option<OnFailure>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct StepCommon {
+pub(super) struct StepCommon {
     #[serde(default)]
     name: Option<String>,
     #[allow(dead_code)] // read through the raw node, kept here so `kind` is an allowed key
@@ -374,9 +374,9 @@ struct StepCommon {
     every: Option<Positive>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct RawMetric {
+pub(super) struct RawMetric {
     #[serde(default)]
     from: Option<String>,
     #[serde(default)]
@@ -391,9 +391,9 @@ struct RawMetric {
     description: Option<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct VarDecl {
+pub(super) struct VarDecl {
     #[serde(default)]
     default: Option<String>,
     #[serde(default)]
@@ -401,18 +401,18 @@ struct VarDecl {
     description: Option<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct SecretDecl {
+pub(super) struct SecretDecl {
     #[serde(default)]
     env: Option<String>,
     #[serde(default)]
     file: Option<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct EnvFile {
+pub(super) struct EnvFile {
     #[serde(default)]
     name: Option<String>,
     #[serde(default)]

@@ -4,8 +4,11 @@
 pub mod duration;
 pub mod expect;
 pub mod interp;
+pub mod kinds;
 pub mod load;
 pub mod model;
+pub mod reference;
+pub mod schema;
 pub mod spec;
 
 pub use load::{LoadOptions, Loaded, load, load_str};

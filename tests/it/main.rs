@@ -8,5 +8,6 @@ mod aws;
 mod data;
 mod engine;
 mod prom;
+mod readme;
 mod report;
 mod sim;

@@ -3,9 +3,11 @@
 
 mod demo;
 mod history;
+mod init;
 mod plan;
 mod reference;
 mod run;
+mod scenario;
 
 use crate::diag::{Diagnostic, render_all};
 use crate::engine::exit;
@@ -113,6 +115,8 @@ pub enum Command {
     Completions(reference::CompletionsArgs),
     /// Print the manual page (roff) to stdout: `gameday man | man -l -`.
     Man,
+    /// Write a first playbook and environment file (asks, or takes flags); never overwrites.
+    Init(init::InitArgs),
 }
 
 /// Load a playbook or return its diagnostics.
@@ -241,6 +245,7 @@ pub fn main() -> i32 {
         Command::Explain(a) => reference::explain(a),
         Command::Completions(a) => reference::completions(a),
         Command::Man => reference::man(),
+        Command::Init(a) => init::init(a),
     }
 }
 

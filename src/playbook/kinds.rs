@@ -151,7 +151,7 @@ pub const ALL: &[About] = &[
         "Set Route 53 ARC routing controls `On` or `Off` through the cluster endpoints (next endpoint on failure; safety-rule rejections reported as such).",
         undo: "the captured states are set back",
         iam: ["route53-recovery-cluster:GetRoutingControlState", "route53-recovery-cluster:UpdateRoutingControlStates"],
-        example: "name: isolate region\nkind: arc-routing-control\ncluster_endpoints:\n  - { url: \"https://host-aaaaaa.us-west-2.example.com/v1\", region: us-west-2 }\nrouting_controls: [\"arn:aws:route53-recovery-control::111122223333:controlpanel/abc/routingcontrol/def\"]\nstate: \"Off\"\nmark: isolated\n"),
+        example: "name: routing off\nkind: arc-routing-control\ncluster_endpoints:\n  - { url: \"https://host-aaaaaa.us-west-2.example.com/v1\", region: us-west-2 }\nrouting_controls: [\"arn:aws:route53-recovery-control::111122223333:controlpanel/abc/routingcontrol/def\"]\nstate: \"Off\"\nmark: isolated\n"),
     about!("arc-routing-control-state", Check,
         "Routing controls are in the expected state.",
         undo: NO_UNDO,
@@ -233,3 +233,87 @@ pub const ALL: &[About] = &[
         iam: ["cloudwatch:DescribeAlarms"],
         example: "name: lag alarm quiet\nkind: cloudwatch-alarm\nalarm_name: orders-replication-lag\nstate: OK\n"),
 ];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::playbook::spec::{Effect, KINDS};
+    use crate::playbook::{LoadOptions, load_str};
+
+    #[test]
+    fn every_kind_is_described_once_in_the_order_of_the_model() {
+        let described: Vec<&str> = ALL.iter().map(|a| a.kind).collect();
+        assert_eq!(described, KINDS);
+    }
+
+    fn indent(example: &str) -> String {
+        example
+            .lines()
+            .enumerate()
+            .map(|(i, l)| format!("{}{l}\n", if i == 0 { "      - " } else { "        " }))
+            .collect()
+    }
+
+    /// A playbook around `a.example`: connections, a canary and a change to undo,
+    /// the example in the phase where its use belongs.
+    fn harness(a: &About) -> String {
+        let ex = indent(a.example);
+        let mark = if a.example.contains("mark: isolated") {
+            ""
+        } else {
+            "        mark: isolated\n"
+        };
+        let canary = if a.kind == "canary" {
+            String::new()
+        } else {
+            indent(ALL.iter().find(|k| k.kind == "canary").unwrap().example)
+        };
+        let (isolate, observe, restore) = match a.usage {
+            Use::Change => (ex, String::new(), String::new()),
+            Use::Restore => (String::new(), String::new(), ex),
+            _ => (String::new(), ex, String::new()),
+        };
+        format!(
+            "name: example\nprometheus: {{ url: \"http://127.0.0.1:9090\" }}\nalertmanager: {{ url: \"http://127.0.0.1:9093\" }}\n\
+             postgres: {{ primary: {{ env: PG_PRIMARY_DSN }}, standby: {{ env: PG_STANDBY_DSN }} }}\n\
+             phases:\n  - kind: isolate\n    steps:\n{canary}      - name: isolate region\n        kind: shell\n        argv: [\"true\"]\n        undo: {{ argv: [\"true\"] }}\n{mark}{isolate}\
+             \n  - kind: observe\n    name: observation\n    steps:\n      - name: pause\n        kind: wait\n        duration: 0s\n{observe}\
+             \n  - kind: restore\n    steps:\n{restore}      - name: data checked\n        kind: manual\n        prompt: checked\n"
+        )
+    }
+
+    #[test]
+    fn every_example_loads_and_has_the_use_it_states() {
+        for a in ALL {
+            let text = harness(a);
+            let loaded = load_str("example.yaml", text.clone(), &LoadOptions::default())
+                .unwrap_or_else(|d| {
+                    panic!(
+                        "example of `{}` does not load:\n{text}\n{}",
+                        a.kind,
+                        crate::diag::render_all(&d)
+                    )
+                });
+            let name = a
+                .example
+                .lines()
+                .next()
+                .unwrap()
+                .trim_start_matches("name: ");
+            let (_, step) = loaded
+                .playbook
+                .all_steps()
+                .find(|(_, s)| s.name == name)
+                .expect("the example's step");
+            assert_eq!(step.spec.kind(), a.kind);
+            let usage = match step.spec.effect() {
+                Effect::ReadOnly => Use::Check,
+                Effect::Mutating { .. } => Use::Change,
+                Effect::Interactive => Use::Manual,
+                Effect::Passive => Use::Passive,
+                Effect::Restore => Use::Restore,
+            };
+            assert_eq!(usage, a.usage, "use of `{}`", a.kind);
+        }
+    }
+}

@@ -124,12 +124,12 @@ pub fn read_source(path: &Path) -> Result<String, Diagnostic> {
 }
 
 /// Parse YAML text into a node tree with positions; rejects tabs used for
-/// indentation, duplicate keys, anchors/aliases (no alias bombs) and nesting
-/// deeper than [`MAX_DEPTH`].
+/// indentation, duplicate keys, tags and nesting deeper than [`MAX_DEPTH`].
+/// Anchors, aliases and merge keys are expanded, bounded in size
+/// (`super::yaml`).
 pub fn parse_yaml(file: &str, src: &str) -> Result<Node, Diagnostic> {
     check_shape(file, src)?;
-    let opts = marked_yaml::LoaderOptions::default().error_on_duplicate_keys(true);
-    marked_yaml::parse_yaml_with_options(0, src, opts).map_err(|e| load_error(file, src, e))
+    super::yaml::parse(file, src)
 }
 
 fn check_shape(file: &str, src: &str) -> Result<(), Diagnostic> {
@@ -170,37 +170,6 @@ fn check_shape(file: &str, src: &str) -> Result<(), Diagnostic> {
         }
     }
     Ok(())
-}
-
-fn load_error(file: &str, src: &str, e: marked_yaml::LoadError) -> Diagnostic {
-    use marked_yaml::LoadError as E;
-    let at =
-        |m: &marked_yaml::Marker, msg: String| Diagnostic::at(file, src, m.line(), m.column(), msg);
-    match e {
-        E::TopLevelMustBeMapping(m) => at(&m, "the top level must be a mapping".into())
-            .with_hint("a playbook starts with keys such as `name:` and `phases:`"),
-        E::TopLevelMustBeSequence(m) => at(&m, "the top level must be a list".into()),
-        E::UnexpectedAnchor(m) => at(
-            &m,
-            "anchors and aliases (`&x`, `*x`) are not supported".into(),
-        )
-        .with_hint("write the value out in full"),
-        E::MappingKeyMustBeScalar(m) => at(&m, "mapping keys must be plain text".into()),
-        E::UnexpectedTag(m) => at(&m, "YAML tags (`!tag`) are not supported".into()),
-        E::ScanError(m, se) => at(&m, format!("invalid YAML: {}", se.info()))
-            .with_hint("check indentation, quotes and colons on this line"),
-        E::DuplicateKey(inner) => {
-            let key = inner.key.as_str().to_string();
-            let first = inner.prev_key.span().start().map(|m| m.line()).unwrap_or(0);
-            match inner.key.span().start() {
-                Some(m) => at(m, format!("duplicate key `{key}`")),
-                None => Diagnostic::file(file, format!("duplicate key `{key}`")),
-            }
-            .with_hint(format!("`{key}` is already set on line {first}; keep one"))
-        }
-        #[allow(unreachable_patterns)]
-        other => Diagnostic::file(file, format!("invalid YAML: {other}")),
-    }
 }
 
 /// Collects diagnostics while building the model.
@@ -287,7 +256,7 @@ impl Builder<'_> {
 
     fn check_keys(&mut self, m: &MarkedMappingNode, allowed: &[&str], what: &str) {
         for k in m.keys() {
-            if !allowed.contains(&k.as_str()) {
+            if !allowed.contains(&k.as_str()) && !is_extension(k.as_str()) {
                 let hint = match did_you_mean(k.as_str(), allowed.iter().copied()) {
                     Some(s) => format!("did you mean `{s}`?"),
                     None => format!("{what} keys are: {}", allowed.join(", ")),
@@ -300,6 +269,12 @@ impl Builder<'_> {
             }
         }
     }
+}
+
+/// Top-level keys starting with `x-` are the playbook's own (a place for
+/// YAML anchors to be defined once and used with `*name` and `<<: *name`).
+pub(crate) fn is_extension(key: &str) -> bool {
+    key.starts_with("x-")
 }
 
 fn subset(m: &MarkedMappingNode, keep: impl Fn(&str) -> bool) -> Node {
@@ -698,6 +673,7 @@ pub fn load_str(file: &str, src: String, opts: &LoadOptions) -> Result<Loaded, V
     let header: Option<Header> = b.de(
         &subset(rootm, |k| {
             !matches!(k, "vars" | "secrets" | "phases" | "guardrails" | "metrics")
+                && !is_extension(k)
         }),
         &["vars", "secrets", "phases", "guardrails", "metrics"],
     );
@@ -1335,7 +1311,11 @@ mod tests {
         }
         src.push_str("phases: []\n");
         let e = load_str("bomb.yaml", src, &opts()).unwrap_err();
-        assert!(e[0].message.contains("anchors and aliases"), "{e:?}");
+        assert!(e[0].message.contains("expands to more than"), "{e:?}");
+        assert!(
+            e[0].location().starts_with("bomb.yaml:7:"),
+            "at the alias crossing the bound: {e:?}"
+        );
     }
 
     #[test]

@@ -10,6 +10,7 @@ pub mod model;
 pub mod reference;
 pub mod schema;
 pub mod spec;
+pub mod yaml;
 
 pub use load::{LoadOptions, Loaded, load, load_str};
 pub use model::*;

@@ -257,6 +257,7 @@ pub fn playbook() -> Value {
         "type": "object",
         "properties": props,
         "required": ["name", "phases"],
+        "patternProperties": { "^x-": { "description": "Your own keys, ignored by gameday: a place to define YAML anchors." } },
         "additionalProperties": false,
         "definitions": definitions,
     });

@@ -4,6 +4,7 @@
 mod cli;
 mod support;
 
+mod adoption;
 mod aws;
 mod data;
 mod engine;

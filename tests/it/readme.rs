@@ -135,13 +135,16 @@ fn show(o: &Output) -> String {
 
 const SIM_SNIPPET: &str = "gameday sim --seed 7 &";
 const HELLO_SNIPPET: &str = "gameday validate drills/examples/hello.yaml";
+const INIT_SNIPPET: &str = "gameday init ";
 
 #[test]
 fn every_readme_command_block_is_run_or_accounted_for() {
     let blocks = sh_blocks();
     assert!(blocks.len() >= 3, "README has its command blocks");
     for b in &blocks {
-        let run_here = [SIM_SNIPPET, HELLO_SNIPPET].iter().any(|n| b.contains(n));
+        let run_here = [SIM_SNIPPET, HELLO_SNIPPET, INIT_SNIPPET]
+            .iter()
+            .any(|n| b.contains(n));
         let accounted = NOT_RUN_HERE.iter().any(|(n, _)| b.contains(n));
         assert!(
             run_here ^ accounted,
@@ -198,4 +201,20 @@ fn readme_hello_tutorial_runs_verbatim() {
         .unwrap()
         .collect();
     assert_eq!(reports.len(), 1, "{}", show(&out));
+}
+
+/// "Writing your own drill", verbatim: with no TTY, `gameday init` takes its
+/// defaults; the playbook it writes validates and plans with its environment.
+#[test]
+fn readme_writing_your_own_drill_runs_verbatim() {
+    let block = block_with(INIT_SNIPPET);
+    let shell = Shell::new();
+    let out = shell.run(&format!("set -e\n{block}"), "");
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    assert!(shell.dir.path().join("drills/my-drill.yaml").is_file());
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("arc-routing-control"),
+        "{}",
+        show(&out)
+    );
 }

@@ -43,8 +43,8 @@ pub const ALL: &[About] = &[
     About {
         scenario: Scenario::ClockSkew,
         name: "clock-skew",
-        injects: "faults.clock_skew: eu-west-1 -2s",
-        shows: "conflicts during restoration: when eu-west-1 reconnects, last-writer-wins compares skewed timestamps and drops newer writes; the `conflicts` metric misses its target and the simulator's lost-update count is not zero.",
+        injects: "faults.clock_skew: eu-west-1 -2s, routing.isolation_mode: partition",
+        shows: "conflicts during restoration: eu-west-1 kept writing while cut off, and when it reconnects last-writer-wins compares skewed timestamps and drops newer writes; the `conflicts` metric misses its target, and the truth line counts the updates last-writer-wins lost.",
     },
     About {
         scenario: Scenario::ResidencyBug,
@@ -68,7 +68,7 @@ pub const ALL: &[About] = &[
         scenario: Scenario::SickAfterRestore,
         name: "sick-after-restore",
         injects: "faults.keeps_failing_after_restore: [eu-west-1]",
-        shows: "the region came back but keeps failing half its requests: the restored region's error ratio stays high after routing returns.",
+        shows: "a gap in the drill rather than a failed step: the shipped playbook checks the surviving regions, not the restored one, so the report can pass while the error-ratio chart shows eu-west-1 failing half its requests after routing returned. Add a restore-phase check of the restored region's health to catch it.",
     },
     About {
         scenario: Scenario::Partition,
@@ -104,6 +104,7 @@ impl Scenario {
             Scenario::Clean => {}
             Scenario::ClockSkew => {
                 f.clock_skew_ms.insert("eu-west-1".into(), -2000);
+                base.isolation_mode = IsolationMode::Partition;
             }
             Scenario::ResidencyBug => f.residency_bug = 0.3,
             Scenario::SlowReroute => {

@@ -31,9 +31,10 @@ pub struct Field {
 }
 
 fn variant<'a>(s: &'a Value, kind: &str) -> Option<&'a Value> {
-    s["definitions"]["Step"]["oneOf"]
+    s["definitions"]["Step"]["allOf"]
         .as_array()?
         .iter()
+        .map(|c| &c["then"])
         .find(|v| v["properties"]["kind"]["const"] == kind)
 }
 
@@ -104,7 +105,12 @@ pub fn type_name(s: &Value, p: &Value) -> String {
             "Duration" | "DurationOrZero" => "duration".into(),
             "Comparison" => "comparison".into(),
             "Rate" => "rate".into(),
-            _ if d.get("enum").is_some() || d.get("anyOf").is_some() => type_name(s, d),
+            _ if ["enum", "anyOf", "oneOf"]
+                .iter()
+                .any(|k| d.get(*k).is_some()) =>
+            {
+                type_name(s, d)
+            }
             _ => "mapping".into(),
         };
     }
@@ -124,9 +130,13 @@ pub fn type_name(s: &Value, p: &Value) -> String {
             .iter()
             .filter(|a| a.get("pattern").and_then(Value::as_str) != Some("\\$\\{[^}]+\\}"))
             .filter(|a| a.get("type").and_then(Value::as_str) != Some("null"))
-            .map(|a| type_name(s, a))
+            .map(|a| match a.get("const").and_then(Value::as_str) {
+                Some(c) => c.to_string(),
+                None => type_name(s, a),
+            })
             .collect();
-        return names.join(" or ");
+        let consts = alts.iter().all(|a| a.get("const").is_some());
+        return names.join(if consts { " | " } else { " or " });
     }
     match p.get("type") {
         Some(Value::Array(ts)) => ts

@@ -243,11 +243,14 @@ pub fn playbook() -> Value {
         .collect();
     definitions.insert(
         "Step".into(),
-        json!({ "description": "A step: common fields plus those of its `kind`.", "oneOf": steps }),
+        tagged("A step: common fields plus those of its `kind`.", steps),
     );
     definitions.insert(
         "Guardrail".into(),
-        json!({ "description": "A read-only step with `for` (how long it may fail) and `every` (poll interval).", "oneOf": guards }),
+        tagged(
+            "A read-only step with `for` (how long it may fail) and `every` (poll interval).",
+            guards,
+        ),
     );
     let mut root = json!({
         "$schema": "http://json-schema.org/draft-07/schema#",
@@ -263,6 +266,32 @@ pub fn playbook() -> Value {
     });
     allow_interpolation(&mut root);
     root
+}
+
+/// Variants chosen by their `kind`: the tag's values in one enum (so editors
+/// offer every kind), then `if kind is K then K's fields` for each (so errors
+/// name the fields of the kind written, not of every kind).
+fn tagged(description: &str, variants: Vec<Value>) -> Value {
+    let kinds: Vec<Value> = variants
+        .iter()
+        .map(|v| v["properties"]["kind"]["const"].clone())
+        .collect();
+    let cases: Vec<Value> = variants
+        .into_iter()
+        .map(|v| {
+            json!({
+                "if": { "properties": { "kind": { "const": v["properties"]["kind"]["const"] } }, "required": ["kind"] },
+                "then": v,
+            })
+        })
+        .collect();
+    json!({
+        "description": description,
+        "type": "object",
+        "properties": { "kind": { "description": "The step kind (`gameday kinds` lists them).", "enum": kinds } },
+        "required": ["name", "kind"],
+        "allOf": cases,
+    })
 }
 
 /// The schema of an environment file (`--env FILE`).
@@ -302,7 +331,12 @@ fn allow_interpolation(v: &mut Value) {
                     allow_interpolation(child);
                 }
             }
-            let typed = o.contains_key("enum")
+            let all_consts = o
+                .get("oneOf")
+                .and_then(Value::as_array)
+                .is_some_and(|alts| alts.iter().all(|a| a.get("const").is_some()));
+            let typed = all_consts
+                || o.contains_key("enum")
                 || o.contains_key("pattern")
                 || matches!(o.get("type"), Some(t) if scalar_type(t));
             if typed && !o.contains_key("const") {
@@ -417,13 +451,22 @@ mod tests {
     #[test]
     fn every_step_kind_is_a_tagged_variant_with_the_common_fields() {
         let s = playbook();
-        let steps = s["definitions"]["Step"]["oneOf"].as_array().unwrap();
+        let steps: Vec<&Value> = s["definitions"]["Step"]["allOf"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| &c["then"])
+            .collect();
         let kinds: Vec<&str> = steps
             .iter()
             .map(|v| v["properties"]["kind"]["const"].as_str().unwrap())
             .collect();
+        assert_eq!(
+            s["definitions"]["Step"]["properties"]["kind"]["enum"],
+            json!(super::super::spec::KINDS)
+        );
         assert_eq!(kinds, super::super::spec::KINDS);
-        for v in steps {
+        for v in &steps {
             assert_eq!(v["additionalProperties"], false);
             for common in ["name", "timeout", "retries", "wait", "mark", "record"] {
                 assert!(v["properties"].get(common).is_some(), "{common} in {v}");

@@ -300,10 +300,26 @@ mod tests {
     #[test]
     fn anchored_steps_load_and_diagnostics_point_into_the_anchored_block() {
         use crate::playbook::{LoadOptions, load_str};
-        let ok = "name: anchors\nx-checks:\n  up: &up\n    kind: prometheus\n    expr: up\n    expect: \"== 1\"\n\
-prometheus: { url: \"http://127.0.0.1:9090\" }\nphases:\n  - kind: precheck\n    steps:\n\
-      - <<: *up\n        name: a\n      - <<: *up\n        name: b\n        expr: up{job=\"x\"}\n";
-        let pb = load_str("a.yaml", ok.to_string(), &LoadOptions::default())
+        let ok = [
+            "name: anchors",
+            "x-checks:",
+            "  up: &up",
+            "    kind: prometheus",
+            "    expr: up",
+            "    expect: \"== 1\"",
+            "prometheus: { url: \"http://127.0.0.1:9090\" }",
+            "phases:",
+            "  - kind: precheck",
+            "    steps:",
+            "      - <<: *up",
+            "        name: a",
+            "      - <<: *up",
+            "        name: b",
+            "        expr: up{job=\"x\"}",
+            "",
+        ]
+        .join("\n");
+        let pb = load_str("a.yaml", ok.clone(), &LoadOptions::default())
             .unwrap()
             .playbook;
         let steps = &pb.phases[0].steps;
@@ -328,6 +344,6 @@ prometheus: { url: \"http://127.0.0.1:9090\" }\nphases:\n  - kind: precheck\n   
         let e = parse("a.yaml", "a: !!str 1\n").unwrap_err();
         assert!(e.message.contains("tags"), "{e:?}");
         let e = parse("a.yaml", "a: *nope\n").unwrap_err();
-        assert!(e.message.contains("not defined"), "{e:?}");
+        assert!(e.message.contains("unknown anchor"), "{e:?}");
     }
 }

@@ -133,7 +133,7 @@ fn show(o: &Output) -> String {
     )
 }
 
-const SIM_SNIPPET: &str = "gameday sim --seed 7 &";
+const SIM_SNIPPET: &str = "gameday sim --seed 1 &";
 const HELLO_SNIPPET: &str = "gameday validate drills/examples/hello.yaml";
 const INIT_SNIPPET: &str = "gameday init ";
 

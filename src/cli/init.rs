@@ -374,84 +374,84 @@ fn render(a: &Answers, depth: usize) -> (String, String) {
         vars.push_str(&format!("  {k}: {{}}\n"));
     }
     let playbook = format!(
-        "# yaml-language-server: $schema={up}schemas/playbook.schema.json\n\
-# Written by `gameday init` ({mech:?}); `gameday explain KIND` describes each step kind.\n\
-name: {name}\n\
-description: Isolate ${{region}} and prove traffic moves and the alert fires.\n\
-unattended: false\n\
-deadline: 45m\n\
-\n\
-vars:\n{vars}\
-\n\
-prometheus:\n  url: ${{prometheus_url}}\n\
-alertmanager:\n  url: ${{alertmanager_url}}\n\
-{top}\
-\n\
-phases:\n\
-  - kind: precheck\n\
-    name: pre-drill verification\n\
-    steps:\n\
-      - name: traffic reaches ${{region}}\n\
-        kind: prometheus\n\
-        expr: 'sum(rate(${{traffic_metric}}{{region=\"${{region}}\"}}[1m]))'\n\
-        expect: \"> 0\"\n\
-      - name: no alert already firing\n\
-        kind: prometheus\n\
-        expr: 'ALERTS{{alertname=\"${{alert}}\", alertstate=\"firing\"}}'\n\
-        expect: \"== 0\"\n\
-        empty: pass\n\
-      - name: on-call staged\n\
-        kind: manual\n\
-        prompt: On-call for ${{region}} is staged and the incident channel is open.\n\
-\n\
-  - kind: isolate\n\
-    name: isolate ${{region}}\n\
-    steps:\n{isolate}\
-\n\
-  - kind: observe\n\
-    name: observation\n\
-    watches:\n\
-      - name: alert fires\n\
-        kind: alert\n\
-        alertname: ${{alert}}\n\
-        labels: {{ region: \"${{region}}\" }}\n\
-        source: ${{alert_source}}\n\
-        after: isolated\n\
-        wait: {{ every: 5s, timeout: \"${{observe_timeout}}\" }}\n\
-        mark: alert_firing\n\
-      - name: traffic rerouted\n\
-        kind: prometheus\n\
-        expr: 'sum(rate(${{traffic_metric}}{{region=\"${{region}}\"}}[1m])) or vector(0)'\n\
-        expect: \"== 0\"\n\
-        wait: {{ every: 5s, timeout: \"${{observe_timeout}}\" }}\n\
-        mark: traffic_rerouted\n\
-\n\
-  - kind: validate\n\
-    name: validation\n\
-    steps:\n\
-      - name: surviving regions serving\n\
-        kind: prometheus\n\
-        expr: 'sum by (region) (rate(${{traffic_metric}}{{region=~\"${{surviving}}\"}}[1m]))'\n\
-        expect: \"> 0\"\n\
-\n\
-  - kind: restore\n\
-    name: restoration\n\
-    steps:\n\
-      - name: route traffic back\n\
-        kind: undo\n\
-        of: all\n\
-        mark: restored\n\
-{restore_extra}\
-      - name: traffic back in ${{region}}\n\
-        kind: prometheus\n\
-        expr: 'sum(rate(${{traffic_metric}}{{region=\"${{region}}\"}}[1m]))'\n\
-        expect: \"> 0\"\n\
-        wait: {{ every: 5s, timeout: 10m }}\n\
-        mark: traffic_back\n\
-\n\
-metrics:\n\
-  ttd: {{ from: isolated, to: alert_firing, target: \"<= 5m\", description: time to detect }}\n\
-  ttr: {{ from: isolated, to: traffic_rerouted, target: \"<= 60s\", description: time to route }}\n\
+        "# yaml-language-server: $schema={up}schemas/playbook.schema.json
+# Written by `gameday init` ({mech:?}); `gameday explain KIND` describes each step kind.
+name: {name}
+description: Isolate ${{region}} and prove traffic moves and the alert fires.
+unattended: false
+deadline: 45m
+
+vars:\n{vars}
+
+prometheus:\n  url: ${{prometheus_url}}
+alertmanager:\n  url: ${{alertmanager_url}}
+{top}
+
+phases:
+  - kind: precheck
+    name: pre-drill verification
+    steps:
+      - name: traffic reaches ${{region}}
+        kind: prometheus
+        expr: 'sum(rate(${{traffic_metric}}{{region=\"${{region}}\"}}[1m]))'
+        expect: \"> 0\"
+      - name: no alert already firing
+        kind: prometheus
+        expr: 'ALERTS{{alertname=\"${{alert}}\", alertstate=\"firing\"}}'
+        expect: \"== 0\"
+        empty: pass
+      - name: on-call staged
+        kind: manual
+        prompt: On-call for ${{region}} is staged and the incident channel is open.
+
+  - kind: isolate
+    name: isolate ${{region}}
+    steps:\n{isolate}
+
+  - kind: observe
+    name: observation
+    watches:
+      - name: alert fires
+        kind: alert
+        alertname: ${{alert}}
+        labels: {{ region: \"${{region}}\" }}
+        source: ${{alert_source}}
+        after: isolated
+        wait: {{ every: 5s, timeout: \"${{observe_timeout}}\" }}
+        mark: alert_firing
+      - name: traffic rerouted
+        kind: prometheus
+        expr: 'sum(rate(${{traffic_metric}}{{region=\"${{region}}\"}}[1m])) or vector(0)'
+        expect: \"== 0\"
+        wait: {{ every: 5s, timeout: \"${{observe_timeout}}\" }}
+        mark: traffic_rerouted
+
+  - kind: validate
+    name: validation
+    steps:
+      - name: surviving regions serving
+        kind: prometheus
+        expr: 'sum by (region) (rate(${{traffic_metric}}{{region=~\"${{surviving}}\"}}[1m]))'
+        expect: \"> 0\"
+
+  - kind: restore
+    name: restoration
+    steps:
+      - name: route traffic back
+        kind: undo
+        of: all
+        mark: restored
+{restore_extra}
+      - name: traffic back in ${{region}}
+        kind: prometheus
+        expr: 'sum(rate(${{traffic_metric}}{{region=\"${{region}}\"}}[1m]))'
+        expect: \"> 0\"
+        wait: {{ every: 5s, timeout: 10m }}
+        mark: traffic_back
+
+metrics:
+  ttd: {{ from: isolated, to: alert_firing, target: \"<= 5m\", description: time to detect }}
+  ttr: {{ from: isolated, to: traffic_rerouted, target: \"<= 60s\", description: time to route }}
   time_to_return: {{ from: restored, to: traffic_back, target: \"<= 10m\", description: from routing back until traffic returned }}\n",
         mech = a.mechanism,
         name = a.name,
@@ -460,11 +460,11 @@ metrics:\n\
         restore_extra = iso.restore_extra,
     );
     let mut env = format!(
-        "# yaml-language-server: $schema={up}../schemas/environment.schema.json\n\
-# Written by `gameday init`: replace the REPLACE-ME values.\n\
-name: {name}\n\
-vars:\n\
-  prometheus_url: {p}\n\
+        "# yaml-language-server: $schema={up}../schemas/environment.schema.json
+# Written by `gameday init`: replace the REPLACE-ME values.
+name: {name}
+vars:
+  prometheus_url: {p}
   alertmanager_url: {am}\n",
         name = a.name,
         p = a.prometheus_url,

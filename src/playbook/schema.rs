@@ -323,7 +323,8 @@ fn allow_interpolation(v: &mut Value) {
                 // Keys holding schema maps, not schemas.
                 if matches!(k.as_str(), "properties" | "definitions") {
                     if let Value::Object(m) = child {
-                        for s in m.values_mut() {
+                        // The step tag is read before substitution: it stays exact.
+                        for (_, s) in m.iter_mut().filter(|(name, _)| *name != "kind") {
                             allow_interpolation(s);
                         }
                     }

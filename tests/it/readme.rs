@@ -76,6 +76,8 @@ impl Shell {
             .env("NO_COLOR", "1")
             .env("GAMEDAY_LOCK_DIR", self.dir.path().join("locks"))
             .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
             .process_group(0);
         for (k, _) in std::env::vars() {
             if k.starts_with("AWS_") {

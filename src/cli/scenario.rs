@@ -44,7 +44,7 @@ pub const ALL: &[About] = &[
         scenario: Scenario::ClockSkew,
         name: "clock-skew",
         injects: "faults.clock_skew: eu-west-1 -2s, routing.isolation_mode: partition",
-        shows: "conflicts during restoration: eu-west-1 kept writing while cut off, and when it reconnects last-writer-wins compares skewed timestamps and drops newer writes; the `conflicts` metric misses its target, and the truth line counts the updates last-writer-wins lost.",
+        shows: "conflicts during restoration: eu-west-1 kept writing while cut off and its clock runs 2 s behind, so on reconnect its writes conflict with the survivors' and last-writer-wins decides by skewed timestamps; the `conflicts` metric misses its target, and the truth line shows the conflicts and lost updates the simulator counted.",
     },
     About {
         scenario: Scenario::ResidencyBug,

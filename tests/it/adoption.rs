@@ -267,3 +267,24 @@ fn init_writes_a_playbook_that_validates_and_plans_for_every_mechanism_and_never
         assert_eq!(std::fs::read_to_string(&pb).unwrap(), text);
     }
 }
+
+#[test]
+fn demo_list_describes_every_scenario() {
+    let out = gameday(&["demo", "--list"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    for s in [
+        "clean",
+        "clock-skew",
+        "residency-bug",
+        "slow-reroute",
+        "silent-alert",
+        "sick-after-restore",
+        "partition",
+    ] {
+        assert!(
+            stdout(&out).contains(&format!("\n  {s}\n")),
+            "{s}:\n{}",
+            stdout(&out)
+        );
+    }
+}

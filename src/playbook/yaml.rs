@@ -183,8 +183,10 @@ impl MarkedEventReceiver for Builder<'_> {
                 if !self.count(1, at) {
                     return;
                 }
-                let mut s = MarkedScalarNode::new(Span::new_start(at), value);
-                s.set_coerce(matches!(style, yaml_rust2::scanner::TScalarStyle::Plain));
+                // Quoted or not, a scalar may be read as a number or a boolean
+                // (as marked-yaml's own loader does): `retries: "2"` is 2.
+                let _ = style;
+                let s = MarkedScalarNode::new(Span::new_start(at), value);
                 self.place(Node::from(s), anchor, at);
             }
             Event::SequenceStart(anchor, tag) | Event::MappingStart(anchor, tag)

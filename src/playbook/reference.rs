@@ -6,7 +6,7 @@
 
 use super::kinds::{self, About};
 use super::schema;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 /// Common step fields, listed once rather than under every kind.
 const COMMON: &[&str] = &[
@@ -143,6 +143,8 @@ pub fn type_name(s: &Value, p: &Value) -> String {
             .iter()
             .filter_map(Value::as_str)
             .filter(|t| *t != "null")
+            // Any scalar fills a string field; say `string`.
+            .filter(|t| !(ts.contains(&json!("string")) && matches!(*t, "number" | "boolean")))
             .map(|t| simple(t).to_string())
             .collect::<Vec<_>>()
             .join(" or "),

@@ -332,6 +332,15 @@ fn allow_interpolation(v: &mut Value) {
                     allow_interpolation(child);
                 }
             }
+            // Scalars are text to the loader: `status: 200` fills a string field.
+            let plain_string = !["pattern", "enum", "const", "format"]
+                .iter()
+                .any(|k| o.contains_key(*k))
+                && !matches!(o.get("type"), Some(t) if scalar_type(t));
+            if plain_string && let Some(t) = o.get_mut("type") {
+                widen_string(t);
+                return;
+            }
             let all_consts = o
                 .get("oneOf")
                 .and_then(Value::as_array)
@@ -359,6 +368,27 @@ fn allow_interpolation(v: &mut Value) {
         Value::Array(a) => a.iter_mut().for_each(allow_interpolation),
         _ => {}
     }
+}
+
+/// `"string"` → `["string", "number", "boolean"]` (keeping `"null"` where allowed).
+fn widen_string(t: &mut Value) {
+    let mut names: Vec<String> = match t {
+        Value::String(s) => vec![s.clone()],
+        Value::Array(a) => a
+            .iter()
+            .filter_map(|x| x.as_str().map(String::from))
+            .collect(),
+        _ => return,
+    };
+    if !names.iter().any(|n| n == "string") {
+        return;
+    }
+    for extra in ["number", "boolean"] {
+        if !names.iter().any(|n| n == extra) {
+            names.push(extra.into());
+        }
+    }
+    *t = json!(names);
 }
 
 fn scalar_type(t: &Value) -> bool {

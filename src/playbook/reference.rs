@@ -59,7 +59,7 @@ pub fn fields(s: &Value, kind: &str, own_only: bool) -> Vec<Field> {
             required: required.contains(&k.as_str()),
             default: p
                 .get("default")
-                .filter(|d| !d.is_null() && *d != &Value::Array(vec![]) && !is_empty_object(d))
+                .filter(|d| !d.is_null() && *d != &Value::Array(vec![]) && !d.is_object())
                 .map(|d| match d {
                     Value::String(s) => s.clone(),
                     other => other.to_string(),
@@ -67,10 +67,6 @@ pub fn fields(s: &Value, kind: &str, own_only: bool) -> Vec<Field> {
             description: description(s, p),
         })
         .collect()
-}
-
-fn is_empty_object(v: &Value) -> bool {
-    v.as_object().is_some_and(|o| o.is_empty())
 }
 
 fn definition<'a>(s: &'a Value, p: &Value) -> Option<(&'a str, &'a Value)> {

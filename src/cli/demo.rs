@@ -35,6 +35,12 @@ pub struct DemoArgs {
     /// Show only the summary.
     #[arg(long, short)]
     pub quiet: bool,
+    /// A fault to rehearse (`--list` describes them).
+    #[arg(long, value_enum, default_value_t)]
+    pub scenario: super::scenario::Scenario,
+    /// Describe the scenarios and exit.
+    #[arg(long)]
+    pub list: bool,
 }
 
 /// The playbook and environment file to use: the checkout's, or the built-in copies.
@@ -69,6 +75,11 @@ fn between(truth: &serde_json::Value, from: &str, to: &str) -> Option<f64> {
 }
 
 pub fn run(a: DemoArgs) -> i32 {
+    if a.list {
+        print!("{}", super::scenario::list());
+        return exit::PASSED;
+    }
+    let scenario = super::scenario::about(a.scenario);
     let (playbook, env_file) = match drill_files(&a.out) {
         Ok(f) => f,
         Err(e) => {
@@ -102,7 +113,10 @@ pub fn run(a: DemoArgs) -> i32 {
         &playbook,
         &LoadOptions {
             env_file: Some(env_file),
-            vars: vec![("sim_url".into(), base.clone())],
+            vars: [("sim_url".to_string(), base.clone())]
+                .into_iter()
+                .chain(a.scenario.vars())
+                .collect(),
             require_secrets: true,
         },
     ) {
@@ -118,10 +132,10 @@ pub fn run(a: DemoArgs) -> i32 {
     };
     rt.block_on(async move {
         // A minute of history before the drill starts: warm gauges and a lead-in for the charts.
-        let config = crate::sim::SimConfig {
+        let config = a.scenario.config(crate::sim::SimConfig {
             backfill: std::time::Duration::from_secs(60),
             ..Default::default()
-        };
+        });
         let sim = match crate::sim::start(config, a.seed, addr).await {
             Ok(s) => s,
             Err(e) => {
@@ -130,8 +144,10 @@ pub fn run(a: DemoArgs) -> i32 {
             }
         };
         eprintln!(
-            "gameday demo: simulator (seed {}) on {base}; running {} against it, manual steps confirmed automatically",
+            "gameday demo: simulator (seed {}, scenario {}: {}) on {base}; running {} against it, manual steps confirmed automatically",
             a.seed,
+            scenario.name,
+            scenario.injects,
             playbook.display()
         );
         let pb = Arc::new(loaded.playbook.clone());
@@ -194,6 +210,10 @@ pub fn run(a: DemoArgs) -> i32 {
                 count("residency_violations_total"),
             );
         }
+        println!(
+            "Scenario {} ({}): the report shows {}",
+            scenario.name, scenario.injects, scenario.shows
+        );
         println!("Report: {}", summary.run_dir.join("report.md").display());
         println!("{}", summary.run_dir.display());
         summary.exit_code

@@ -4,9 +4,12 @@
 mod demo;
 mod history;
 mod note;
+mod init;
 mod plan;
+mod reference;
 mod run;
 mod verify;
+mod scenario;
 
 use crate::diag::{Diagnostic, render_all};
 use crate::engine::exit;
@@ -133,6 +136,18 @@ pub enum Command {
         #[arg(value_name = "RUN_DIR")]
         run_dir: PathBuf,
     },
+    /// Print the JSON Schema of playbooks, environment files or report.json.
+    Schema(reference::SchemaArgs),
+    /// List the step kinds (--markdown: the whole playbook reference).
+    Kinds(reference::KindsArgs),
+    /// Show one step kind: fields, types, defaults, effect, undo, IAM actions, an example.
+    Explain(reference::ExplainArgs),
+    /// Print shell completions (bash, zsh, fish, powershell, elvish) to stdout.
+    Completions(reference::CompletionsArgs),
+    /// Print the manual page (roff) to stdout: `gameday man | man -l -`.
+    Man,
+    /// Write a first playbook and environment file (asks, or takes flags); never overwrites.
+    Init(init::InitArgs),
 }
 
 fn parse_lease(s: &str) -> Result<std::time::Duration, String> {
@@ -286,6 +301,12 @@ pub fn main() -> i32 {
         } => crate::engine::guard::run_local(&local, runner_pid, lease),
         Command::Note(a) => note::note(a),
         Command::Verify { run_dir } => verify::verify(run_dir),
+        Command::Schema(a) => reference::schema(a),
+        Command::Kinds(a) => reference::kinds(a),
+        Command::Explain(a) => reference::explain(a),
+        Command::Completions(a) => reference::completions(a),
+        Command::Man => reference::man(),
+        Command::Init(a) => init::init(a),
     }
 }
 

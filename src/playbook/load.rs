@@ -129,12 +129,12 @@ pub fn read_source(path: &Path) -> Result<String, Diagnostic> {
 }
 
 /// Parse YAML text into a node tree with positions; rejects tabs used for
-/// indentation, duplicate keys, anchors/aliases (no alias bombs) and nesting
-/// deeper than [`MAX_DEPTH`].
+/// indentation, duplicate keys, tags and nesting deeper than [`MAX_DEPTH`].
+/// Anchors, aliases and merge keys are expanded, bounded in size
+/// (`super::yaml`).
 pub fn parse_yaml(file: &str, src: &str) -> Result<Node, Diagnostic> {
     check_shape(file, src)?;
-    let opts = marked_yaml::LoaderOptions::default().error_on_duplicate_keys(true);
-    marked_yaml::parse_yaml_with_options(0, src, opts).map_err(|e| load_error(file, src, e))
+    super::yaml::parse(file, src)
 }
 
 fn check_shape(file: &str, src: &str) -> Result<(), Diagnostic> {
@@ -175,37 +175,6 @@ fn check_shape(file: &str, src: &str) -> Result<(), Diagnostic> {
         }
     }
     Ok(())
-}
-
-fn load_error(file: &str, src: &str, e: marked_yaml::LoadError) -> Diagnostic {
-    use marked_yaml::LoadError as E;
-    let at =
-        |m: &marked_yaml::Marker, msg: String| Diagnostic::at(file, src, m.line(), m.column(), msg);
-    match e {
-        E::TopLevelMustBeMapping(m) => at(&m, "the top level must be a mapping".into())
-            .with_hint("a playbook starts with keys such as `name:` and `phases:`"),
-        E::TopLevelMustBeSequence(m) => at(&m, "the top level must be a list".into()),
-        E::UnexpectedAnchor(m) => at(
-            &m,
-            "anchors and aliases (`&x`, `*x`) are not supported".into(),
-        )
-        .with_hint("write the value out in full"),
-        E::MappingKeyMustBeScalar(m) => at(&m, "mapping keys must be plain text".into()),
-        E::UnexpectedTag(m) => at(&m, "YAML tags (`!tag`) are not supported".into()),
-        E::ScanError(m, se) => at(&m, format!("invalid YAML: {}", se.info()))
-            .with_hint("check indentation, quotes and colons on this line"),
-        E::DuplicateKey(inner) => {
-            let key = inner.key.as_str().to_string();
-            let first = inner.prev_key.span().start().map(|m| m.line()).unwrap_or(0);
-            match inner.key.span().start() {
-                Some(m) => at(m, format!("duplicate key `{key}`")),
-                None => Diagnostic::file(file, format!("duplicate key `{key}`")),
-            }
-            .with_hint(format!("`{key}` is already set on line {first}; keep one"))
-        }
-        #[allow(unreachable_patterns)]
-        other => Diagnostic::file(file, format!("invalid YAML: {other}")),
-    }
 }
 
 /// Collects diagnostics while building the model.
@@ -292,7 +261,7 @@ impl Builder<'_> {
 
     fn check_keys(&mut self, m: &MarkedMappingNode, allowed: &[&str], what: &str) {
         for k in m.keys() {
-            if !allowed.contains(&k.as_str()) {
+            if !allowed.contains(&k.as_str()) && !is_extension(k.as_str()) {
                 let hint = match did_you_mean(k.as_str(), allowed.iter().copied()) {
                     Some(s) => format!("did you mean `{s}`?"),
                     None => format!("{what} keys are: {}", allowed.join(", ")),
@@ -307,6 +276,12 @@ impl Builder<'_> {
     }
 }
 
+/// Top-level keys starting with `x-` are the playbook's own (a place for
+/// YAML anchors to be defined once and used with `*name` and `<<: *name`).
+pub(crate) fn is_extension(key: &str) -> bool {
+    key.starts_with("x-")
+}
+
 fn subset(m: &MarkedMappingNode, keep: impl Fn(&str) -> bool) -> Node {
     let mut out = MarkedMappingNode::new_empty(*m.span());
     for (k, v) in m.iter() {
@@ -317,9 +292,9 @@ fn subset(m: &MarkedMappingNode, keep: impl Fn(&str) -> bool) -> Node {
     Node::from(out)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct Header {
+pub(super) struct Header {
     name: Option<String>,
     #[serde(default)]
     description: Option<String>,
@@ -349,9 +324,9 @@ struct Header {
     lag_budgets: Option<LagBudgets>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct PhaseHeader {
+pub(super) struct PhaseHeader {
     #[allow(dead_code)] // read through the raw node, kept here so `kind` is an allowed key
     kind: String,
     #[serde(default)]
@@ -366,9 +341,9 @@ struct PhaseHeader {
     on_failure: Option<OnFailure>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct StepCommon {
+pub(super) struct StepCommon {
     #[serde(default)]
     name: Option<String>,
     #[allow(dead_code)] // read through the raw node, kept here so `kind` is an allowed key
@@ -393,9 +368,9 @@ struct StepCommon {
     every: Option<Positive>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct RawMetric {
+pub(super) struct RawMetric {
     #[serde(default)]
     from: Option<String>,
     #[serde(default)]
@@ -412,9 +387,9 @@ struct RawMetric {
     role: Option<super::role::MetricRole>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct VarDecl {
+pub(super) struct VarDecl {
     #[serde(default)]
     default: Option<String>,
     #[serde(default)]
@@ -422,9 +397,9 @@ struct VarDecl {
     description: Option<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct SecretDecl {
+pub(super) struct SecretDecl {
     #[serde(default)]
     env: Option<String>,
     #[serde(default)]
@@ -434,9 +409,9 @@ struct SecretDecl {
     allow_short: bool,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct EnvFile {
+pub(super) struct EnvFile {
     #[serde(default)]
     name: Option<String>,
     #[serde(default)]
@@ -757,6 +732,7 @@ pub fn load_str(file: &str, src: String, opts: &LoadOptions) -> Result<Loaded, V
     let header: Option<Header> = b.de(
         &subset(rootm, |k| {
             !matches!(k, "vars" | "secrets" | "phases" | "guardrails" | "metrics")
+                && !is_extension(k)
         }),
         &["vars", "secrets", "phases", "guardrails", "metrics"],
     );
@@ -1605,7 +1581,11 @@ mod tests {
         }
         src.push_str("phases: []\n");
         let e = load_str("bomb.yaml", src, &opts()).unwrap_err();
-        assert!(e[0].message.contains("anchors and aliases"), "{e:?}");
+        assert!(e[0].message.contains("expands to more than"), "{e:?}");
+        assert!(
+            e[0].location().starts_with("bomb.yaml:7:"),
+            "at the alias crossing the bound: {e:?}"
+        );
     }
 
     #[test]

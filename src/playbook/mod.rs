@@ -4,11 +4,15 @@
 pub mod duration;
 pub mod expect;
 pub mod interp;
+pub mod kinds;
 pub mod load;
 pub mod model;
 pub mod notify;
 pub mod role;
+pub mod reference;
+pub mod schema;
 pub mod spec;
+pub mod yaml;
 
 pub use load::{LoadOptions, Loaded, load, load_str};
 pub use model::*;

@@ -8,7 +8,9 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// A 1-based line and column in the playbook file.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
 pub struct Pos {
     pub line: usize,
     pub col: usize,
@@ -16,7 +18,19 @@ pub struct Pos {
 
 /// The six-phase drill script of DOMAIN.md; `post` (the sixth) runs after
 /// restoration and only checks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum PhaseKind {
     Precheck,
@@ -57,7 +71,7 @@ impl PhaseKind {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum OnFailure {
     /// Stop the drill and go straight to restoration.
@@ -116,7 +130,7 @@ impl std::fmt::Debug for SecretValues {
 
 /// Where the systems the steps talk to are. Each step kind documents which
 /// of these it needs.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Connections {
     #[serde(default)]
@@ -226,7 +240,7 @@ pub struct Invariant {
 }
 
 /// How to wait on a read-only check: poll every `every` until it holds, for at most `timeout`.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WaitPolicy {
     pub every: Positive,
@@ -255,7 +269,7 @@ pub struct Step {
     pub pos: Pos,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Irreversible {
     /// Why there is no automatic undo.

@@ -5,6 +5,7 @@ mod cli;
 mod support;
 
 mod audit;
+mod adoption;
 mod aws;
 mod crash;
 mod data;
@@ -16,6 +17,7 @@ mod fuzz;
 mod pg_tls;
 mod prom;
 mod pushgateway;
+mod readme;
 mod report;
 mod script;
 mod secrets;

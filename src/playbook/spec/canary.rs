@@ -121,7 +121,7 @@ impl Serialize for Rate {
 }
 
 /// `kind: canary`: start the background writer.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CanarySpec {
     pub rate: Rate,
@@ -154,14 +154,14 @@ fn two() -> u32 {
 }
 
 /// The HTTP API records are written to and read from.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CanaryHttp {
     pub write: CanaryWrite,
     pub read: CanaryRead,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CanaryWrite {
     #[serde(default = "put")]
@@ -185,7 +185,7 @@ fn put() -> String {
     "PUT".into()
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CanaryRead {
     /// Must contain `{region}` and `{key}`. 404 means absent.
@@ -202,7 +202,7 @@ fn value_seq() -> String {
 }
 
 /// One writer population: its jurisdiction and the regions it writes in.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CanaryStream {
     pub name: String,
@@ -232,7 +232,7 @@ impl CanaryStream {
 }
 
 /// Rows in a PostgreSQL table: `(run_id, key)` primary key, `seq`, `written_at`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CanaryPostgres {
     /// A connection named under the playbook's `postgres:`.
@@ -253,7 +253,7 @@ fn canary_table() -> String {
 /// `kind: canary-retarget`: point the writer elsewhere (the new primary after
 /// a promotion, the surviving regions after an isolation). Changes only
 /// gameday's own writer.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CanaryRetargetSpec {
     pub canary: String,
@@ -268,7 +268,7 @@ pub struct CanaryRetargetSpec {
 }
 
 /// `kind: canary-stop`: stop the writer without verifying.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CanaryStopSpec {
     pub canary: String,
@@ -291,7 +291,7 @@ pub const VERIFY_COUNTS: &[&str] = &[
 
 /// `kind: canary-verify`: stop the writer, then read every acknowledged
 /// record back wherever it must exist.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CanaryVerifySpec {
     pub canary: String,

@@ -6,7 +6,7 @@ use crate::playbook::expect::Comparison;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HttpSpec {
     #[serde(default = "get")]
@@ -31,7 +31,7 @@ fn get() -> String {
 }
 
 /// A request without expectations (used for undo).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HttpRequest {
     #[serde(default = "get")]
@@ -43,7 +43,7 @@ pub struct HttpRequest {
     pub body: Option<String>,
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HttpExpect {
     /// Expected status: a number (`200`) or a comparison (`< 500`). Default: 2xx.

@@ -24,7 +24,7 @@ use serde::Serialize;
 macro_rules! step_kinds {
     ($($name:literal => $variant:ident($ty:ty)),* $(,)?) => {
         /// The kind-specific part of a step, chosen by its `kind:` tag.
-        #[derive(Debug, Clone, Serialize)]
+        #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
         #[serde(tag = "kind")]
         pub enum StepSpec {
             $(#[serde(rename = $name)] $variant($ty),)*

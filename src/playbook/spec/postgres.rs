@@ -21,7 +21,7 @@ use crate::playbook::expect::Comparison;
 use serde::{Deserialize, Serialize};
 
 /// Where a connection string comes from.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum DsnSource {
     Env(String),
@@ -38,14 +38,14 @@ impl std::fmt::Display for DsnSource {
 }
 
 /// One named connection under `postgres:`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(try_from = "RawConnection", into = "RawConnection")]
 pub struct PostgresConnection {
     pub source: DsnSource,
     pub connect_timeout: Option<Positive>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct RawConnection {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -91,7 +91,7 @@ impl From<PostgresConnection> for RawConnection {
 /// can never change anything, and `transaction_read_only` reads `on` inside
 /// it: ask `default_transaction_read_only` instead), with a condition on the
 /// first column of the first row.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PostgresQuerySpec {
     pub connection: String,
@@ -103,7 +103,7 @@ pub struct PostgresQuerySpec {
 }
 
 /// Which side of the replication a `postgres-replication` step reads.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ReplicationRole {
     /// `pg_stat_replication` on the primary: every standby (or the one named).
@@ -113,7 +113,7 @@ pub enum ReplicationRole {
 }
 
 /// `kind: postgres-replication`: replay lag as a check or a wait.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PostgresReplicationSpec {
     pub connection: String,
@@ -143,7 +143,7 @@ pub struct PostgresReplicationSpec {
 /// check that a new session is read-only. Undo puts the previous setting back,
 /// unless `keep_while_promoted` names a standby that now accepts writes
 /// (unfencing then would give two writable primaries).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PostgresFenceSpec {
     pub connection: String,
@@ -156,7 +156,7 @@ pub struct PostgresFenceSpec {
 
 /// `kind: postgres-promote`: `pg_promote()` on a standby, then wait until it
 /// accepts writes. Cannot be undone: the playbook declares `irreversible:`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PostgresPromoteSpec {
     pub connection: String,

@@ -42,14 +42,14 @@ use std::collections::BTreeMap;
 
 /// Where a secret value comes from: an environment variable or a file
 /// (never inline, so it stays out of the playbook and the journal).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case", try_from = "RawSecretRef")]
 pub enum SecretRef {
     Env(String),
     File(String),
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct RawSecretRef {
     #[serde(default)]
@@ -83,14 +83,14 @@ impl SecretRef {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BasicAuth {
     pub username: String,
     pub password: SecretRef,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ClientCert {
     /// PEM certificate (chain) presented to the server.
@@ -100,11 +100,12 @@ pub struct ClientCert {
 }
 
 /// How to reach a Prometheus-compatible API or an Alertmanager.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ApiConnection {
     /// Base URL, such as `http://127.0.0.1:9090` (a path prefix is kept).
     #[serde(deserialize_with = "http_url")]
+    #[schemars(with = "String")]
     pub url: String,
     #[serde(default)]
     pub bearer_token: Option<SecretRef>,
@@ -147,7 +148,9 @@ fn http_url<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> 
 }
 
 /// Which series must satisfy a condition.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum SeriesRule {
     /// Every series returned (the safe default: one bad region fails the check).
@@ -158,7 +161,9 @@ pub enum SeriesRule {
 }
 
 /// What an empty answer means.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum EmptyRule {
     /// No data is not good news: the condition does not hold.
@@ -169,7 +174,7 @@ pub enum EmptyRule {
 }
 
 /// `kind: prometheus`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PrometheusSpec {
     /// PromQL, evaluated as an instant query.
@@ -183,7 +188,9 @@ pub struct PrometheusSpec {
 }
 
 /// Which face of the alerting pipeline counts as "detected".
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum AlertSource {
     /// The rule fired in Prometheus (`/api/v1/alerts`).
@@ -194,7 +201,7 @@ pub enum AlertSource {
 }
 
 /// `kind: alert`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AlertSpec {
     pub alertname: String,
@@ -210,7 +217,7 @@ pub struct AlertSpec {
 }
 
 /// What to compute over a window.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum WindowFunction {
     /// Increase of a counter, summed over series, counter resets handled.
@@ -238,7 +245,7 @@ impl WindowFunction {
 }
 
 /// `kind: prometheus-window`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PrometheusWindowSpec {
     /// PromQL returning the counter or gauge series (not wrapped in `sum`
@@ -293,7 +300,7 @@ impl BaselineSpec {
 }
 
 /// One chart's query.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ChartQuery {
     pub query: String,
@@ -304,7 +311,7 @@ pub struct ChartQuery {
 }
 
 /// `kind: prometheus-charts`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PrometheusChartsSpec {
     /// Chart name (`[a-z0-9_-]+`; `traffic`, `error_ratio`,

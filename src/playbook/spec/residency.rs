@@ -30,7 +30,7 @@ use crate::playbook::duration::Positive;
 use crate::playbook::expect::Comparison;
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ResidencySpec {
     /// For messages: whose data (`EU`).
@@ -42,7 +42,7 @@ pub struct ResidencySpec {
     pub traffic: Option<Traffic>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReadBack {
     /// The `canary` step whose records are read back.
@@ -50,7 +50,9 @@ pub struct ReadBack {
 }
 
 /// What to do when a query returns no series at all.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Empty {
     /// No data is not evidence of zero (a wrong metric name looks the same).
@@ -59,7 +61,7 @@ pub enum Empty {
     Pass,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Traffic {
     /// Evaluated at every `step` of the window; every point must meet `expect`.

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use crate::playbook::duration::Positive;
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ShellSpec {
     #[serde(default)]
@@ -36,7 +36,7 @@ pub struct ShellSpec {
 }
 
 /// A command with no expectations beyond exit 0: the undo of a shell step.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ShellCommand {
     #[serde(default)]

@@ -4,7 +4,7 @@
 use crate::playbook::duration::NonNegative;
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WaitSpec {
     pub duration: NonNegative,

@@ -23,7 +23,10 @@ pub mod rds;
 pub mod route53;
 
 use super::{StepCtx, StepError};
-use crate::playbook::spec::aws::{AwsConn, Service};
+use crate::playbook::spec::aws::{AwsConn, CredentialsMode, Service};
+
+/// The placeholder access key of `credentials: anonymous` (public, accepted by no AWS account).
+const ANONYMOUS_KEY: &str = "gameday-anonymous";
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
@@ -83,6 +86,7 @@ impl AwsClients {
             conn.assume_role,
             conn.max_attempts,
             endpoint_for(conn, Service::Sts),
+            conn.credentials,
         ])
         .to_string();
         let mut cache = self.configs.lock().await;
@@ -164,6 +168,15 @@ async fn load_config(conn: &AwsConn) -> Result<SdkConfig, StepError> {
     }
     if let Some(p) = &conn.profile {
         loader = loader.profile_name(p);
+    }
+    if conn.credentials == Some(CredentialsMode::Anonymous) {
+        loader = loader.credentials_provider(aws_credential_types::Credentials::new(
+            ANONYMOUS_KEY,
+            ANONYMOUS_KEY,
+            None,
+            None,
+            "gameday-anonymous",
+        ));
     }
     let sdk = loader.load().await;
     let Some(role) = &conn.assume_role else {

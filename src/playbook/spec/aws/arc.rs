@@ -6,7 +6,7 @@ use super::NonEmpty;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// One of the cluster's endpoints (a cluster has five, in five regions).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ClusterEndpoint {
     pub url: String,
@@ -50,7 +50,7 @@ impl Serialize for ControlState {
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ArcRoutingControlSpec {
     /// The cluster's endpoints, tried in order until one answers.
@@ -65,7 +65,7 @@ pub struct ArcRoutingControlSpec {
     pub profile: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ArcRoutingControlStateSpec {
     pub cluster_endpoints: NonEmpty<ClusterEndpoint>,

@@ -32,7 +32,7 @@ impl<'de> Deserialize<'de> for Reduce {
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(try_from = "RawMetric")]
 pub struct CloudWatchMetricSpec {
     pub namespace: Option<String>,
@@ -55,7 +55,7 @@ pub struct CloudWatchMetricSpec {
     pub profile: Option<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct RawMetric {
     #[serde(default)]
@@ -134,7 +134,7 @@ impl<'de> Deserialize<'de> for AlarmState {
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CloudWatchAlarmSpec {
     pub alarm_name: String,

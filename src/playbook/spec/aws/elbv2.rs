@@ -6,7 +6,7 @@
 use super::NonEmpty;
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(try_from = "RawForwardWeights")]
 pub struct Elbv2ForwardWeightsSpec {
     /// Change this listener's default action ...
@@ -19,7 +19,7 @@ pub struct Elbv2ForwardWeightsSpec {
     pub profile: Option<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct RawForwardWeights {
     #[serde(default)]
@@ -59,7 +59,7 @@ impl TryFrom<RawForwardWeights> for Elbv2ForwardWeightsSpec {
 }
 
 /// One target group's new weight.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TargetGroupWeight {
     pub target_group_arn: String,
@@ -67,7 +67,9 @@ pub struct TargetGroupWeight {
 }
 
 /// A target of a target group.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(deny_unknown_fields)]
 pub struct TargetRef {
     /// Instance id, IP address, Lambda ARN or ALB ARN.
@@ -77,7 +79,7 @@ pub struct TargetRef {
     pub port: Option<i32>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Elbv2DeregisterTargetsSpec {
     pub target_group_arn: String,

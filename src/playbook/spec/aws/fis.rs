@@ -28,7 +28,7 @@ impl<'de> Deserialize<'de> for ExperimentState {
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FisExperimentSpec {
     pub template_id: String,
@@ -45,7 +45,7 @@ pub struct FisExperimentSpec {
     pub profile: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(try_from = "RawState")]
 pub struct FisExperimentStateSpec {
     /// The `fis-experiment` step of this run whose experiment to read ...
@@ -57,7 +57,7 @@ pub struct FisExperimentStateSpec {
     pub profile: Option<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct RawState {
     #[serde(default)]

@@ -4,7 +4,7 @@
 use crate::playbook::expect::Comparison;
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(try_from = "RawTrafficDial")]
 pub struct GaTrafficDialSpec {
     pub endpoint_group_arn: String,
@@ -17,7 +17,7 @@ pub struct GaTrafficDialSpec {
     pub profile: Option<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct RawTrafficDial {
     endpoint_group_arn: String,
@@ -61,7 +61,7 @@ impl TryFrom<RawTrafficDial> for GaTrafficDialSpec {
 }
 
 /// One endpoint's new weight.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EndpointWeight {
     /// The endpoint's id: an ALB/NLB ARN, an EC2 instance id or an Elastic IP allocation id.
@@ -70,7 +70,7 @@ pub struct EndpointWeight {
 }
 
 /// An expectation on one endpoint's weight.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EndpointWeightExpect {
     pub endpoint_id: String,
@@ -78,7 +78,7 @@ pub struct EndpointWeightExpect {
     pub weight: Comparison,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GaEndpointGroupSpec {
     pub endpoint_group_arn: String,
@@ -90,7 +90,7 @@ pub struct GaEndpointGroupSpec {
     pub profile: Option<String>,
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GaExpect {
     /// On the traffic dial percentage, such as `== 0`.

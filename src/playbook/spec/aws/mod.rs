@@ -21,7 +21,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 
 /// How to reach AWS: `aws:` in a playbook, overridden field by field by the
 /// `aws:` of an environment file, then by a step's own `region`/`profile`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AwsConn {
     /// Region of the regional APIs (ELBv2, RDS, FIS, CloudWatch). Default:
@@ -42,9 +42,25 @@ pub struct AwsConn {
     /// connection errors (SDK standard retry mode). Default 5.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_attempts: Option<u32>,
+    /// Which credentials sign the calls: `default` (the SDK's chain) or
+    /// `anonymous` (a fixed placeholder key that no AWS account accepts, for
+    /// `gameday sim` and emulators that do not check signatures).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credentials: Option<CredentialsMode>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// Where an AWS connection's credentials come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CredentialsMode {
+    /// The SDK's default chain: environment, profiles, SSO, web identity, instance metadata.
+    Default,
+    /// A fixed placeholder key (`gameday-anonymous`): no AWS variables or
+    /// profiles needed; only for the simulator and emulators.
+    Anonymous,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AssumeRole {
     pub arn: String,
@@ -57,7 +73,7 @@ pub struct AssumeRole {
 }
 
 /// Endpoint URL overrides, by service.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Endpoints {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -161,6 +177,7 @@ impl AwsConn {
             assume_role: top.assume_role.clone().or_else(|| self.assume_role.clone()),
             endpoints: self.endpoints.overlay(&top.endpoints),
             max_attempts: top.max_attempts.or(self.max_attempts),
+            credentials: top.credentials.or(self.credentials),
         }
     }
 

@@ -7,7 +7,7 @@
 
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RdsFailoverClusterSpec {
     /// DB cluster identifier.
@@ -21,7 +21,7 @@ pub struct RdsFailoverClusterSpec {
     pub profile: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RdsGlobalSwitchoverSpec {
     /// Global cluster identifier.
@@ -34,7 +34,7 @@ pub struct RdsGlobalSwitchoverSpec {
     pub profile: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RdsGlobalFailoverSpec {
     pub global_cluster: String,
@@ -48,7 +48,7 @@ pub struct RdsGlobalFailoverSpec {
     pub profile: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(try_from = "RawStatus")]
 pub struct RdsClusterStatusSpec {
     /// A DB cluster identifier ...
@@ -63,7 +63,7 @@ pub struct RdsClusterStatusSpec {
     pub profile: Option<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct RawStatus {
     #[serde(default)]

@@ -5,7 +5,7 @@
 
 use serde::{Deserialize, Deserializer, Serialize};
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(try_from = "RawHealthCheck")]
 pub struct Route53HealthCheckSpec {
     pub health_check_id: String,
@@ -14,7 +14,7 @@ pub struct Route53HealthCheckSpec {
     pub profile: Option<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct RawHealthCheck {
     health_check_id: String,
@@ -60,7 +60,7 @@ impl<'de> Deserialize<'de> for Health {
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Route53HealthCheckStatusSpec {
     pub health_check_id: String,
@@ -69,7 +69,7 @@ pub struct Route53HealthCheckStatusSpec {
     pub profile: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(try_from = "RawWeights")]
 pub struct Route53WeightsSpec {
     pub hosted_zone_id: String,
@@ -81,7 +81,7 @@ pub struct Route53WeightsSpec {
     pub profile: Option<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct RawWeights {
     hosted_zone_id: String,
@@ -122,7 +122,7 @@ impl TryFrom<RawWeights> for Route53WeightsSpec {
 }
 
 /// One weighted record's new weight.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RecordWeight {
     pub set_identifier: String,

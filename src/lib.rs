@@ -10,5 +10,6 @@ pub mod playbook;
 pub mod pushgateway;
 pub mod report;
 pub mod sim;
+pub mod state;
 pub mod steps;
 pub mod view;

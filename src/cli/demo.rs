@@ -35,6 +35,9 @@ pub struct DemoArgs {
     /// Show only the summary.
     #[arg(long, short)]
     pub quiet: bool,
+    /// Also keep the run's journal, heartbeat and lock in S3 (`s3://BUCKET/PREFIX`).
+    #[arg(long, value_name = "S3_URL", value_parser = super::parse_state)]
+    pub state: Option<crate::state::Location>,
 }
 
 /// The playbook and environment file to use: the checkout's, or the built-in copies.
@@ -149,6 +152,7 @@ pub fn run(a: DemoArgs) -> i32 {
             template: None,
             // The simulator lives in this process: a guard could not reach it after a crash.
             guard: false,
+            state: a.state.clone(),
         };
         let summary = match crate::engine::run_drill(loaded, opts).await {
             Ok(s) => s,

@@ -13,5 +13,6 @@ mod notify;
 mod prom;
 mod pushgateway;
 mod report;
+mod s3state;
 mod sim;
 mod unattended;

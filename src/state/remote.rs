@@ -46,8 +46,9 @@ pub fn run(loc: &Location, environments: &[String], poll: Duration) -> i32 {
         poll.as_secs_f64()
     );
     let mut failing = false;
+    let mut seen = std::collections::BTreeSet::new();
     while !stop_requested() {
-        match rt.block_on(poll_once(&c, loc, environments)) {
+        match rt.block_on(poll_once(&c, loc, environments, &mut seen)) {
             Ok(()) => {
                 if failing {
                     eprintln!("gameday guard: {loc} is reachable again");
@@ -75,6 +76,7 @@ async fn poll_once(
     c: &aws_sdk_s3::Client,
     loc: &Location,
     environments: &[String],
+    seen: &mut std::collections::BTreeSet<String>,
 ) -> Result<(), String> {
     let keys = list(c, &loc.bucket, &loc.key("locks")).await?;
     for k in keys {
@@ -91,6 +93,14 @@ async fn poll_once(
         };
         if !environments.is_empty() && !environments.contains(&h.holder.environment) {
             continue;
+        }
+        if seen.insert(h.holder.run_id.clone()) {
+            eprintln!(
+                "gameday guard: watching {} (last heartbeat {:.1} s ago, lease {:.0} s)",
+                h.holder.describe(),
+                h.silent_for,
+                h.holder.lease_seconds
+            );
         }
         if !h.expired || h.restored {
             continue;

@@ -5,6 +5,12 @@
 //! warning, keeps trying, and journals that it caught up when S3 is back.
 //! At the end it uploads the run directory (reports included) and releases
 //! the lock.
+//!
+//! An `intent` (journaled before every mutating call) must reach S3 before
+//! the call, or a remote guard could find a dead run whose journal in S3
+//! shows nothing applied: [`IntentBarrier`], a journal observer, wakes the
+//! task and waits (up to [`INTENT_WAIT`], only while S3 is reachable) until
+//! the upload holds the intent's line.
 
 use super::lock::{self, Holder};
 use super::{Heartbeat, Location, RunState, STATE_FILE, put};
@@ -12,8 +18,63 @@ use crate::journal::event::EventKind;
 use crate::journal::writer::Journal;
 use aws_sdk_s3::Client;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
+
+/// How long a mutating step waits for its intent to reach S3.
+pub const INTENT_WAIT: Duration = Duration::from_secs(2);
+
+/// What the task has uploaded, shared with the [`IntentBarrier`].
+#[derive(Default)]
+struct Progress {
+    uploaded: Mutex<u64>,
+    changed: Condvar,
+    /// S3 answered the last attempt.
+    up: AtomicBool,
+    wake: tokio::sync::Notify,
+}
+
+/// Holds a mutating step until its intent is in S3 (see the module docs).
+pub struct IntentBarrier {
+    progress: Arc<Progress>,
+    path: PathBuf,
+}
+
+impl crate::journal::writer::Observer for IntentBarrier {
+    fn event(&self, event: &crate::journal::Event) {
+        if !matches!(event.kind, EventKind::Intent { .. }) {
+            return;
+        }
+        // The line is written before observers run.
+        let Ok(len) = std::fs::metadata(&self.path).map(|m| m.len()) else {
+            return;
+        };
+        self.progress.wake.notify_one();
+        if !self.progress.up.load(Ordering::SeqCst) {
+            return; // S3 is away: the drill goes on with the local journal
+        }
+        let wait = || {
+            let g = self
+                .progress
+                .uploaded
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            let _ = self
+                .progress
+                .changed
+                .wait_timeout_while(g, INTENT_WAIT, |u| {
+                    *u < len && self.progress.up.load(Ordering::SeqCst)
+                });
+        };
+        // Never block a current-thread runtime: the uploader could not run.
+        match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
+            Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(wait),
+            Ok(_) => {}
+            Err(_) => wait(),
+        }
+    }
+}
 
 /// How often the task looks for journal changes.
 pub const SYNC_EVERY: Duration = Duration::from_millis(250);
@@ -27,6 +88,7 @@ pub struct Shared {
     environment: String,
     run_dir: PathBuf,
     task: Option<tokio::task::JoinHandle<()>>,
+    progress: Arc<Progress>,
 }
 
 /// Take the environment lock in S3 for a run about to start in `run_dir`.
@@ -70,6 +132,10 @@ pub async fn start(
         environment: environment.to_string(),
         run_dir: run_dir.to_path_buf(),
         task: None,
+        progress: Arc::new(Progress {
+            up: AtomicBool::new(true),
+            ..Default::default()
+        }),
     };
     // The first beat before anything changes, so the lease starts now.
     s.beat(lease).await?;
@@ -120,7 +186,12 @@ impl Shared {
             environment: self.environment.clone(),
             run_dir: self.run_dir.clone(),
             task: None,
+            progress: self.progress.clone(),
         };
+        journal.add_observer(Arc::new(IntentBarrier {
+            progress: self.progress.clone(),
+            path: journal.path().to_path_buf(),
+        }));
         self.task = Some(tokio::spawn(
             async move { me.sync_loop(journal, lease).await },
         ));
@@ -135,7 +206,10 @@ impl Shared {
         let mut tick = tokio::time::interval(SYNC_EVERY);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
-            tick.tick().await;
+            tokio::select! {
+                _ = tick.tick() => {}
+                _ = self.progress.wake.notified() => {}
+            }
             let mut err = None;
             let len = std::fs::metadata(&jpath).map(|m| m.len()).ok();
             if len.is_some() && len != uploaded {
@@ -143,7 +217,14 @@ impl Shared {
                     Ok(body) => {
                         let n = body.len() as u64;
                         match put(&self.client, &self.loc.bucket, &jkey, body).await {
-                            Ok(()) => uploaded = Some(n),
+                            Ok(()) => {
+                                uploaded = Some(n);
+                                *self
+                                    .progress
+                                    .uploaded
+                                    .lock()
+                                    .unwrap_or_else(|e| e.into_inner()) = n;
+                            }
                             Err(e) => err = Some(e),
                         }
                     }
@@ -156,6 +237,8 @@ impl Shared {
                     Err(e) => err = Some(e),
                 }
             }
+            self.progress.up.store(err.is_none(), Ordering::SeqCst);
+            self.progress.changed.notify_all();
             match (err, &down_since) {
                 (Some(e), None) => {
                     let msg = format!(

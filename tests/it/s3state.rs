@@ -176,11 +176,22 @@ fn host_loss_a_remote_guard_with_no_local_files_restores_and_the_report_renders_
     let home = g.dir.path().to_path_buf();
     s3_env(&mut g.cmd, &m.base_url(), &home);
     let (mut guard, _gd) = g.spawn();
-    wait_until(
-        Duration::from_secs(20),
-        "the remote guard to restore",
-        || !flag.exists(),
-    );
+    let until = Instant::now() + Duration::from_secs(20);
+    while flag.exists() {
+        if Instant::now() > until {
+            let _ = guard.kill();
+            let _ = guard.wait();
+            let mut err = String::new();
+            guard
+                .stderr
+                .take()
+                .unwrap()
+                .read_to_string(&mut err)
+                .unwrap();
+            panic!("the remote guard did not restore within 20 s:\n{err}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
     let took = killed.elapsed();
     eprintln!("restored {took:?} after the kill");
     // Lease 3 s + poll 1 s, and the time to download, undo and upload.
@@ -261,7 +272,9 @@ fn two_runners_one_environment_the_second_is_refused_until_the_dead_holder_is_re
     // Its lease runs out, but it is still applied: still refused.
     let mut last = String::new();
     wait_until(LIMIT, "a refusal that says the run is not restored", || {
-        last = stderr(&second());
+        let out = second();
+        last = format!("exit {:?}: {}", out.status.code(), stderr(&out));
+        eprintln!("{last}");
         last.contains("is not restored yet")
     });
     assert!(

@@ -359,3 +359,22 @@ pub async fn publish_after_restore(run_dir: &Path) -> Option<String> {
         rs.state.bucket
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn locations_parse_and_name_their_objects() {
+        let l = Location::parse("s3://bucket/a/b/").unwrap();
+        assert_eq!(l.bucket, "bucket");
+        assert_eq!(l.prefix, "a/b");
+        assert_eq!(l.lock_key("prod eu"), "a/b/locks/prod_eu.json");
+        assert_eq!(l.run_url("R1"), "s3://bucket/a/b/runs/R1");
+        let bare = Location::parse("s3://bucket").unwrap();
+        assert_eq!(bare.lock_key("prod"), "locks/prod.json");
+        assert!(Location::parse("bucket/x").is_err());
+        assert!(Location::parse("s3:///x").is_err());
+        assert!(split_url("s3://bucket").is_err());
+    }
+}

@@ -419,3 +419,59 @@ fn s3_cut_mid_run_the_drill_completes_and_the_journal_in_s3_catches_up() {
         "the journal in S3 is the whole local journal"
     );
 }
+
+#[test]
+fn state_from_the_environment_file_the_local_guard_restores_and_publishes_to_s3() {
+    let m = moto();
+    let tmp = tempfile::tempdir().unwrap();
+    let flag = tmp.path().join("flag");
+    let pb = hello(tmp.path(), "30s");
+    let env = tmp.path().join("staging.yaml");
+    std::fs::write(
+        &env,
+        format!("name: staging\nstate: {}\n", state("from-env")),
+    )
+    .unwrap();
+    let start = |observe: &str| {
+        let mut gd = Gd::drill(&[
+            pb.to_str().unwrap(),
+            "--env",
+            env.to_str().unwrap(),
+            "--var",
+            &format!("flag_file={}", flag.display()),
+            "--var",
+            &format!("observe_for={observe}"),
+        ]);
+        let home = gd.dir.path().to_path_buf();
+        s3_env(&mut gd.cmd, &m.base_url(), &home);
+        gd
+    };
+    let gd = start("60s");
+    let out_dir = gd.out_dir();
+    let (mut child, _d) = gd.spawn();
+    wait_until(LIMIT, "the observe phase", || {
+        journal_has(&out_dir, "\"phase\":\"observe\"")
+    });
+    let dir = run_dir(&out_dir).unwrap();
+    let run_id = dir.file_name().unwrap().to_string_lossy().into_owned();
+    assert!(
+        journal(&dir).contains("s3://gameday-state/from-env/locks/staging.json"),
+        "the S3 lock is journaled"
+    );
+    // Only the runner dies: its local guard restores, then publishes to S3.
+    signal(&child, Signal::SIGKILL);
+    let _ = child.wait();
+    wait_until(
+        Duration::from_secs(35),
+        "the local guard to restore",
+        || !flag.exists(),
+    );
+    let url = format!("{}/runs/{run_id}", state("from-env"));
+    wait_until(LIMIT, "the restored journal in S3", || {
+        journal(&report_s3(&m.base_url(), &url))
+            .contains("\"event\":\"restore_finished\",\"still_applied\":[]")
+    });
+    // The local guard released the S3 lock: the next runner starts at once.
+    let (out, _d) = start("0s").run();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+}

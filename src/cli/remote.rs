@@ -70,7 +70,7 @@ pub fn report(url: &str, template: Option<PathBuf>, junit: Option<PathBuf>) -> i
     };
     match crate::report::write_reports(&dir, template.as_deref(), junit.as_deref()) {
         Ok(s) => {
-            if let Err(e) = rt.block_on(crate::state::upload_dir(&c, &bucket, &key, &dir)) {
+            if let Err(e) = rt.block_on(crate::state::upload_reports(&c, &bucket, &key, &dir)) {
                 eprintln!("gameday: warning: could not upload the reports to {url}: {e}");
             }
             eprintln!(

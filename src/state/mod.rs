@@ -271,7 +271,29 @@ fn run_files(dir: &Path) -> Vec<PathBuf> {
 
 /// Upload every file of `dir` under `key/`.
 pub async fn upload_dir(c: &Client, bucket: &str, key: &str, dir: &Path) -> Result<(), String> {
-    for rel in run_files(dir) {
+    upload_files(c, bucket, key, dir, |_| true).await
+}
+
+/// Upload the rendered reports of `dir` (not the journal or chart data,
+/// which another writer may have extended meanwhile).
+pub async fn upload_reports(c: &Client, bucket: &str, key: &str, dir: &Path) -> Result<(), String> {
+    upload_files(c, bucket, key, dir, |rel| {
+        rel != crate::journal::JOURNAL_FILE && !rel.starts_with("series/")
+    })
+    .await
+}
+
+async fn upload_files(
+    c: &Client,
+    bucket: &str,
+    key: &str,
+    dir: &Path,
+    keep: impl Fn(&str) -> bool,
+) -> Result<(), String> {
+    for rel in run_files(dir)
+        .into_iter()
+        .filter(|r| keep(&r.to_string_lossy()))
+    {
         let body = std::fs::read(dir.join(&rel)).map_err(|e| format!("{}: {e}", rel.display()))?;
         put(c, bucket, &format!("{key}/{}", rel.to_string_lossy()), body).await?;
     }

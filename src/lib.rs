@@ -11,5 +11,6 @@ pub mod pushgateway;
 pub mod redact;
 pub mod report;
 pub mod sim;
+pub mod state;
 pub mod steps;
 pub mod view;

@@ -41,6 +41,9 @@ pub struct DemoArgs {
     /// Describe the scenarios and exit.
     #[arg(long)]
     pub list: bool,
+    /// Also keep the run's journal, heartbeat and lock in S3 (`s3://BUCKET/PREFIX`).
+    #[arg(long, value_name = "S3_URL", value_parser = super::parse_state)]
+    pub state: Option<crate::state::Location>,
 }
 
 /// The playbook and environment file to use: the checkout's, or the built-in copies.
@@ -166,6 +169,7 @@ pub fn run(a: DemoArgs) -> i32 {
             // The simulator lives in this process: a guard could not reach it after a crash.
             guard: false,
             formats: crate::report::Formats::DEFAULT,
+            state: a.state.clone(),
         };
         let summary = match crate::engine::run_drill(loaded, opts).await {
             Ok(s) => s,

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 #[derive(clap::Args)]
 pub struct HistoryArgs {
-    /// Directory holding run directories.
+    /// Directory holding run directories, or an S3 state (`s3://BUCKET/PREFIX`).
     #[arg(value_name = "DIR", default_value = "reports")]
     pub dir: PathBuf,
     /// Only runs of this drill.
@@ -24,6 +24,16 @@ pub struct HistoryArgs {
 
 pub fn history(a: HistoryArgs) -> i32 {
     let format = Format::parse(&a.format).unwrap_or(Format::Table);
+    let mut a = a;
+    if let Some(url) = a.dir.to_str().filter(|s| crate::state::Location::is_s3(s)) {
+        match super::remote::fetch_runs(url) {
+            Ok(d) => a.dir = d,
+            Err(e) => {
+                eprintln!("gameday: {e}");
+                return exit::INVALID;
+            }
+        }
+    }
     let (runs, warnings) = match history::scan(&a.dir) {
         Ok(r) => r,
         Err(e) => {

@@ -7,6 +7,7 @@ mod note;
 mod init;
 mod plan;
 mod reference;
+mod remote;
 mod run;
 mod verify;
 mod scenario;
@@ -77,6 +78,7 @@ pub enum Command {
     Demo(demo::DemoArgs),
     /// Undo whatever a run left applied (after a crash or SIGKILL). Idempotent.
     Restore {
+        /// A run directory, or a run in S3 (`s3://BUCKET/PREFIX/runs/RUN_ID`).
         #[arg(value_name = "RUN_DIR")]
         run_dir: PathBuf,
         #[arg(long, short)]
@@ -102,6 +104,7 @@ pub enum Command {
     },
     /// Re-render a run's reports from its journal.
     Report {
+        /// A run directory, or a run in S3 (`s3://BUCKET/PREFIX/runs/RUN_ID`).
         #[arg(value_name = "RUN_DIR")]
         run_dir: PathBuf,
         /// Markdown template (minijinja) instead of the shipped one.
@@ -116,18 +119,26 @@ pub enum Command {
     },
     /// Every run under DIR, each compared with the previous run of the same drill and environment.
     History(history::HistoryArgs),
-    /// The dead-man's switch of one run (started by `gameday run`).
-    #[command(hide = true)]
+    /// Restore runs whose runner stopped beating (`--state s3://…`): a long-running service.
     Guard {
-        /// The run directory whose runner to watch.
-        #[arg(long, value_name = "RUN_DIR")]
-        local: PathBuf,
-        /// The runner's process id.
-        #[arg(long, value_name = "PID")]
-        runner_pid: u32,
-        /// Restore when the runner's heartbeat is older than this.
-        #[arg(long, value_name = "DURATION", value_parser = parse_lease)]
-        lease: std::time::Duration,
+        /// Watch every run kept in this S3 state (`s3://BUCKET/PREFIX`).
+        #[arg(long, value_name = "S3_URL", value_parser = parse_state, required_unless_present = "local")]
+        state: Option<crate::state::Location>,
+        /// Only runs of this environment (repeatable; default: all).
+        #[arg(long = "environment", value_name = "NAME", requires = "state")]
+        environments: Vec<String>,
+        /// How often to look at the heartbeats in S3.
+        #[arg(long, value_name = "DURATION", value_parser = parse_lease, default_value = "5s")]
+        poll: std::time::Duration,
+        /// Internal (started by `gameday run`): the run directory whose runner to watch.
+        #[arg(long, value_name = "RUN_DIR", hide = true, conflicts_with = "state", requires_all = ["runner_pid", "lease"])]
+        local: Option<PathBuf>,
+        /// Internal: the runner's process id.
+        #[arg(long, value_name = "PID", hide = true)]
+        runner_pid: Option<u32>,
+        /// Internal: restore when the runner's heartbeat is older than this.
+        #[arg(long, value_name = "DURATION", value_parser = parse_lease, hide = true)]
+        lease: Option<std::time::Duration>,
     },
     /// Add a note, finding or action item to a run's journal (while it runs or after).
     Note(note::NoteArgs),
@@ -148,6 +159,10 @@ pub enum Command {
     Man,
     /// Write a first playbook and environment file (asks, or takes flags); never overwrites.
     Init(init::InitArgs),
+}
+
+pub(crate) fn parse_state(s: &str) -> Result<crate::state::Location, String> {
+    crate::state::Location::parse(s)
 }
 
 fn parse_lease(s: &str) -> Result<std::time::Duration, String> {
@@ -263,9 +278,27 @@ pub fn main() -> i32 {
                 confirm: !yes && std::io::stdin().is_terminal() && std::io::stderr().is_terminal(),
             };
             match runtime() {
-                Ok(rt) => rt.block_on(crate::engine::restore::restore_run_dir_with(&run_dir, opts, crate::engine::restore::Restorer::Command)),
+                Ok(rt) => match run_dir
+                    .to_str()
+                    .filter(|s| crate::state::Location::is_s3(s))
+                {
+                    Some(url) => rt.block_on(remote::restore(url, quiet)),
+                    None => rt.block_on(crate::engine::restore::restore_run_dir_with(
+                        &run_dir,
+                        opts,
+                        crate::engine::restore::Restorer::Command,
+                    )),
+                },
                 Err(code) => code,
             }
+        }
+        Command::Report {
+            run_dir,
+            template,
+            junit,
+            ..
+        } if run_dir.to_str().is_some_and(crate::state::Location::is_s3) => {
+            remote::report(run_dir.to_str().unwrap_or_default(), template, junit)
         }
         Command::Report {
             run_dir,
@@ -295,10 +328,24 @@ pub fn main() -> i32 {
         },
         Command::History(a) => history::history(a),
         Command::Guard {
+            state,
+            environments,
+            poll,
             local,
             runner_pid,
             lease,
-        } => crate::engine::guard::run_local(&local, runner_pid, lease),
+        } => match (state, local, runner_pid, lease) {
+            (Some(state), _, _, _) => crate::state::remote::run(&state, &environments, poll),
+            (None, Some(local), Some(pid), Some(lease)) => {
+                crate::engine::guard::run_local(&local, pid, lease)
+            }
+            _ => {
+                eprintln!(
+                    "gameday guard: name the S3 state to watch: gameday guard --state s3://BUCKET/PREFIX"
+                );
+                exit::INVALID
+            }
+        },
         Command::Note(a) => note::note(a),
         Command::Verify { run_dir } => verify::verify(run_dir),
         Command::Schema(a) => reference::schema(a),

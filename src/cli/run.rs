@@ -46,6 +46,10 @@ pub struct RunArgs {
     /// Which reports to write: md, html, json, junit (comma-separated; junit goes to RUN_DIR/junit.xml unless --junit).
     #[arg(long, value_name = "LIST", default_value = "md,html,json", value_parser = crate::report::Formats::parse)]
     pub format: crate::report::Formats,
+    /// Keep the journal, heartbeat and environment lock in S3 too
+    /// (`s3://BUCKET/PREFIX`; default: the environment file's `state:`, else local only).
+    #[arg(long, value_name = "S3_URL", value_parser = super::parse_state)]
+    pub state: Option<crate::state::Location>,
 }
 
 pub fn run(a: RunArgs) -> i32 {
@@ -77,6 +81,13 @@ pub fn run(a: RunArgs) -> i32 {
     } else if !a.quiet {
         observers.push(crate::view::TerminalView::new(pb));
     }
+    let state = match a.state.clone() {
+        Some(s) => Some(s),
+        None => match env_state(&a.args) {
+            Ok(s) => s,
+            Err(c) => return c,
+        },
+    };
     let opts = RunOptions {
         out_dir: a.out.clone(),
         interaction,
@@ -85,6 +96,7 @@ pub fn run(a: RunArgs) -> i32 {
         template: a.template.clone(),
         guard: !a.no_guard,
         formats: a.format,
+        state,
     };
     let rt = match runtime() {
         Ok(rt) => rt,
@@ -101,6 +113,27 @@ pub fn run(a: RunArgs) -> i32 {
                 redact(&format!("gameday: {e}\n  = hint: nothing was changed"))
             );
             exit::INVALID
+        }
+    }
+}
+
+/// The environment file's `state:`, if any.
+fn env_state(args: &super::PlaybookArgs) -> Result<Option<crate::state::Location>, i32> {
+    let Some(path) = &args.env_file else {
+        return Ok(None);
+    };
+    let Ok(env) = crate::playbook::load::load_env_file(path) else {
+        return Ok(None); // already loaded once: its diagnostics were shown
+    };
+    match env.state.as_deref().map(crate::state::Location::parse) {
+        None => Ok(None),
+        Some(Ok(l)) => Ok(Some(l)),
+        Some(Err(e)) => {
+            eprintln!(
+                "gameday: {}: `state:` {e}\n  = hint: nothing was run",
+                path.display()
+            );
+            Err(exit::INVALID)
         }
     }
 }

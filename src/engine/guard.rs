@@ -302,6 +302,10 @@ pub fn run_local(run_dir: &Path, runner_pid: u32, lease: Duration) -> i32 {
             if let Err(e) = crate::report::write_reports(run_dir, None, None) {
                 eprintln!("gameday guard: could not write the reports: {e}");
             }
+            // With `--state s3://…`: the journal in S3 says it is restored too.
+            if let Some(msg) = rt.block_on(crate::state::publish_after_restore(run_dir)) {
+                eprintln!("gameday guard: {msg}");
+            }
             return code;
         }
         std::thread::sleep(POLL);

@@ -34,6 +34,8 @@ pub struct RunOptions {
     pub guard: bool,
     /// Which reports to write (`--format`).
     pub formats: crate::report::Formats,
+    /// Keep the journal, heartbeat and environment lock in S3 too (`--state`).
+    pub state: Option<crate::state::Location>,
 }
 
 /// What the caller needs after a run.
@@ -118,6 +120,26 @@ pub async fn run_drill(loaded: Loaded, opts: RunOptions) -> Result<RunSummary, S
             return Err(StartError::Locked(e));
         }
     };
+    let mut shared = match &opts.state {
+        Some(loc) => {
+            match crate::state::sync::start(
+                loc,
+                &run_dir,
+                &pb.name,
+                &pb.environment,
+                pb.lease.get(),
+            )
+            .await
+            {
+                Ok(s) => Some(s),
+                Err(e) => {
+                    let _ = std::fs::remove_dir_all(&run_dir);
+                    return Err(StartError::Locked(e));
+                }
+            }
+        }
+        None => None,
+    };
     let jpath = run_dir.join(JOURNAL_FILE);
     let journal =
         Journal::open(&jpath, loaded.secrets.clone(), 0.0).map_err(|e| StartError::Journal {
@@ -169,6 +191,14 @@ pub async fn run_drill(loaded: Loaded, opts: RunOptions) -> Result<RunSummary, S
         path: lock.path.display().to_string(),
         stale_previous: lock.stale_previous.clone(),
     });
+    if let Some(s) = shared.as_mut() {
+        s.spawn(journal.clone(), pb.lease.get());
+        // The S3 lock, besides the local one; the run's state is kept beside it.
+        let _ = journal.emit(EventKind::LockAcquired {
+            path: s.lock_url(),
+            stale_previous: None,
+        });
+    }
     let (heartbeat, local_guard) = start_guard(&run_dir, &pb, &journal, opts.guard);
 
     let ctx = StepCtx {
@@ -345,6 +375,9 @@ pub async fn run_drill(loaded: Loaded, opts: RunOptions) -> Result<RunSummary, S
             "gameday: could not write the reports: {e}\n  = hint: rebuild them later with `gameday report {}`",
             run_dir.display()
         );
+    }
+    if let Some(s) = shared {
+        s.finish(std::time::Duration::from_secs(60)).await;
     }
     Ok(RunSummary {
         run_dir,

@@ -428,6 +428,9 @@ pub(super) struct EnvFile {
     /// Overrides the playbook's `pushgateway:`.
     #[serde(default)]
     pushgateway: Option<String>,
+    /// Where runs keep their state (`s3://BUCKET/PREFIX`); `--state` overrides it.
+    #[serde(default)]
+    state: Option<String>,
 }
 
 /// What an environment file sets.
@@ -438,6 +441,8 @@ pub struct EnvValues {
     pub aws: Option<spec::aws::AwsConn>,
     pub notify: Vec<super::notify::NotifyTarget>,
     pub pushgateway: Option<String>,
+    /// `state: s3://BUCKET/PREFIX` (see `crate::state`).
+    pub state: Option<String>,
 }
 
 /// Load an environment file: `name:`, `vars:` (values override playbook
@@ -464,6 +469,7 @@ pub fn load_env_file(path: &Path) -> Result<EnvValues, Vec<Diagnostic>> {
                 aws: e.aws,
                 notify: e.notify,
                 pushgateway: e.pushgateway,
+                state: e.state,
             })
         }
         _ => Err(b.diags),
@@ -554,6 +560,7 @@ pub fn load_str(file: &str, src: String, opts: &LoadOptions) -> Result<Loaded, V
                 aws,
                 notify,
                 pushgateway,
+                ..
             }) => {
                 env_notify = notify;
                 env_pushgateway = pushgateway;

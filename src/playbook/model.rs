@@ -164,7 +164,7 @@ pub struct Phase {
 }
 
 /// What a phase that took longer than its `budget` means for the drill.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum OverBudget {
     /// A finding (warning) in the report; the drill can still pass.
@@ -176,7 +176,7 @@ pub enum OverBudget {
 
 /// Replication lag budgets per data class (DOMAIN.md's table): judged at the
 /// end of the precheck, throughout the observe phase and in the post phase.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LagBudgets {
     /// PromQL giving the lag in seconds, one series per data class.
@@ -201,7 +201,7 @@ impl LagBudgets {
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LagBudget {
     pub max_lag: Positive,
@@ -209,7 +209,7 @@ pub struct LagBudget {
 }
 
 /// What a breached lag budget means for the drill.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum LagAction {
     /// Alert and investigate: the drill fails (exit 1).

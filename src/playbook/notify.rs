@@ -18,7 +18,7 @@
 use serde::{Deserialize, Serialize};
 
 /// Where a secret value comes from.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum SecretRef {
     Env(String),
@@ -42,7 +42,7 @@ impl SecretRef {
 }
 
 /// The body format of a webhook.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum NotifyFormat {
     /// `{"event": …, "drill": …, …}`, signed in `X-Gameday-Signature`.
@@ -53,7 +53,7 @@ pub enum NotifyFormat {
 }
 
 /// What a notification is about.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum NotifyOn {
     /// The run started.
@@ -84,7 +84,7 @@ impl NotifyOn {
 }
 
 /// One webhook.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NotifyTarget {
     /// How the journal and warnings name this target (never its URL).

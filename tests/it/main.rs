@@ -21,5 +21,6 @@ mod readme;
 mod report;
 mod script;
 mod secrets;
+mod s3state;
 mod sim;
 mod unattended;

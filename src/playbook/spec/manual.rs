@@ -31,16 +31,19 @@ pub struct ManualSpec {
     #[serde(default)]
     pub default: Option<String>,
     /// What an unattended run does with this step.
+    /// `confirm`, `refuse`, or `{ check: STEP }` (a read-only step that replaces the person).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<serde_json::Value>")]
     pub unattended: Option<UnattendedRule>,
     /// With `unattended: { check: … }`: the read-only step that replaces the
     /// person (built by the loader, which keeps its position).
     #[serde(skip_deserializing, default, skip_serializing_if = "Option::is_none")]
+    #[schemars(skip)]
     pub check: Option<Box<crate::playbook::Step>>,
 }
 
 /// What an unattended run does with a manual step.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum UnattendedRule {
     /// Confirm automatically (needs `--yes`), as a person would have.

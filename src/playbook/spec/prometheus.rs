@@ -277,7 +277,7 @@ pub struct PrometheusWindowSpec {
 
 /// The window a baseline is measured over: a phase (`window: precheck`), or
 /// the `duration` before a marker (`before: isolated, duration: 1h`).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BaselineSpec {
     #[serde(default)]

@@ -68,7 +68,7 @@ pub const ALL: &[About] = &[
         scenario: Scenario::SickAfterRestore,
         name: "sick-after-restore",
         injects: "faults.keeps_failing_after_restore: [eu-west-1]",
-        shows: "a gap in the drill rather than a failed step: the shipped playbook checks the surviving regions, not the restored one, so the report can pass while the error-ratio chart shows eu-west-1 failing half its requests after routing returned. Add a restore-phase check of the restored region's health to catch it.",
+        shows: "the post phase catches it: after restoration and the automatic undo, eu-west-1 keeps failing about half its requests, so the post-drill checks (error ratio and probes back to their pre-drill baseline) fail; the drill fails (exit 1) with a post-phase finding, while everything it changed is restored.",
     },
     About {
         scenario: Scenario::Partition,

@@ -3,14 +3,14 @@
 
 mod demo;
 mod history;
-mod note;
 mod init;
+mod note;
 mod plan;
 mod reference;
 mod remote;
 mod run;
-mod verify;
 mod scenario;
+mod verify;
 
 use crate::diag::{Diagnostic, render_all};
 use crate::engine::exit;

@@ -164,7 +164,9 @@ pub struct Phase {
 }
 
 /// What a phase that took longer than its `budget` means for the drill.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum OverBudget {
     /// A finding (warning) in the report; the drill can still pass.

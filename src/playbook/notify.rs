@@ -42,7 +42,9 @@ impl SecretRef {
 }
 
 /// The body format of a webhook.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum NotifyFormat {
     /// `{"event": …, "drill": …, …}`, signed in `X-Gameday-Signature`.

@@ -200,6 +200,10 @@ pub fn playbook() -> Value {
         "watches".into(),
         json!({ "description": "Read-only waits that run in the background while the phase's steps go on.", "type": "array", "items": { "$ref": "#/definitions/Step" } }),
     );
+    phase_props.insert(
+        "invariants".into(),
+        json!({ "description": "With `hold:`: read-only checks (a step with guardrail-style `for` and `every`) that must keep holding through the observation window; the first that breaks fails the phase.", "type": "array", "items": { "$ref": "#/definitions/Guardrail" } }),
+    );
     props.insert(
         "phases".into(),
         json!({

@@ -15,8 +15,8 @@ pub mod json;
 pub mod junit;
 pub mod markdown;
 pub mod model;
-pub mod script;
 pub mod png;
+pub mod script;
 pub mod trend;
 pub mod verify;
 

@@ -4,23 +4,23 @@
 mod cli;
 mod support;
 
-mod audit;
 mod adoption;
+mod audit;
 mod aws;
 mod crash;
 mod data;
 mod deploy;
 mod engine;
+mod fuzz;
 mod guard;
 mod notify;
-mod fuzz;
 mod pg_tls;
 mod prom;
 mod pushgateway;
 mod readme;
 mod report;
+mod s3state;
 mod script;
 mod secrets;
-mod s3state;
 mod sim;
 mod unattended;

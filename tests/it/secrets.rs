@@ -84,7 +84,12 @@ fn a_nasty_secret_never_leaks_into_any_output_in_any_encoding() {
         let mut gd = Gd::new(&["run", "tests/cases/drills/secret-sweep.yaml", "--yes"]);
         let out_dir = gd.out_dir();
         let junit = gd.dir.path().join("junit.xml");
+        // Notifications too: every webhook body the run sends is checked.
+        let hooks = crate::support::webhook::Receiver::start();
+        let env = crate::notify::env_file(gd.dir.path());
+        crate::notify::hook_env(&mut gd.cmd, &hooks);
         gd.cmd
+            .args(["--env", env.to_str().unwrap()])
             .args(["--out", out_dir.to_str().unwrap()])
             .args(["--junit", junit.to_str().unwrap()])
             .args(["--log-format", log_format])
@@ -115,6 +120,17 @@ fn a_nasty_secret_never_leaks_into_any_output_in_any_encoding() {
             assert_clean(f, &std::fs::read_to_string(dir.join(f)).unwrap());
         }
         assert_clean("junit.xml", &std::fs::read_to_string(&junit).unwrap());
+        let sent = hooks.received();
+        assert!(
+            sent.iter().any(|m| m.path == "/bot") && sent.iter().any(|m| m.path == "/chat"),
+            "both webhooks were notified: {sent:?}"
+        );
+        for m in &sent {
+            assert_clean(
+                &format!("the notification to {}", m.path),
+                &String::from_utf8_lossy(&m.body),
+            );
+        }
         // `gameday report` re-renders from the journal: still clean.
         let (out, _d) = Gd::new(&["report", dir.to_str().unwrap()]).run();
         assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));

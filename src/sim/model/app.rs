@@ -1,0 +1,124 @@
+//! The application API: records written and read by canaries through a region.
+
+use super::*;
+
+impl Sim {
+    pub(super) fn app_region(&self, region: &str) -> Result<usize, AppError> {
+        let ri = self
+            .region_index(region)
+            .ok_or_else(|| AppError::UnknownRegion(region.to_string()))?;
+        if self.regions[ri].desired_weight() == 0.0 || self.regions[ri].partitioned {
+            return Err(AppError::Unavailable(region.to_string()));
+        }
+        Ok(ri)
+    }
+
+    /// Validate an application key: 1-128 characters of `[A-Za-z0-9._:-]`.
+    pub fn valid_key(key: &str) -> bool {
+        !key.is_empty()
+            && key.len() <= 128
+            && key
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | ':' | '-'))
+    }
+
+    /// Write a record in `region` at `t`.
+    pub fn app_write(
+        &mut self,
+        region: &str,
+        key: &str,
+        value: serde_json::Value,
+        jurisdiction: Option<Jurisdiction>,
+        t: Millis,
+    ) -> Result<WriteAck, AppError> {
+        if !Self::valid_key(key) {
+            return Err(AppError::Invalid(
+                "keys are 1-128 characters of A-Z a-z 0-9 . _ : -".into(),
+            ));
+        }
+        let size = serde_json::to_vec(&value)
+            .map(|v| v.len())
+            .unwrap_or(usize::MAX);
+        if size > MAX_VALUE_BYTES {
+            return Err(AppError::Invalid(format!(
+                "value is {size} bytes, at most {MAX_VALUE_BYTES} are accepted"
+            )));
+        }
+        self.settle(t);
+        let ri = self.app_region(region)?;
+        if self.regions[ri].failing && self.rng.random_bool(0.5) {
+            return Err(AppError::Failed(region.to_string()));
+        }
+        if jurisdiction == Some(Jurisdiction::EU)
+            && self.regions[ri].jurisdiction != Jurisdiction::EU
+        {
+            if self.faults.residency_bug > 0.0 {
+                self.counts.residency_violations += 1;
+            } else {
+                return Err(AppError::Residency(region.to_string()));
+            }
+        }
+        let k: Arc<str> = match self.app_keys.get(key) {
+            Some(k) => k.clone(),
+            None => {
+                if self.app_keys.len() >= MAX_APP_KEYS {
+                    return Err(AppError::Full);
+                }
+                let k: Arc<str> = Arc::from(key);
+                self.app_keys.insert(k.clone());
+                k
+            }
+        };
+        let rec = self.write(ri, Key::App(k), Some(Arc::new(value)), jurisdiction, t, 2);
+        Ok(WriteAck {
+            key: key.to_string(),
+            region: region.to_string(),
+            version: rec.version,
+            region_clock: rfc3339(rec.clock),
+            written_at: rfc3339(rec.true_time),
+        })
+    }
+
+    /// Read a record from `region` at `t`.
+    pub fn app_read(&mut self, region: &str, key: &str, t: Millis) -> Result<ReadRecord, AppError> {
+        if !Self::valid_key(key) {
+            return Err(AppError::Invalid(
+                "keys are 1-128 characters of A-Z a-z 0-9 . _ : -".into(),
+            ));
+        }
+        self.advance_to(t);
+        let ri = self.app_region(region)?;
+        let not_found = || AppError::NotFound {
+            region: region.to_string(),
+            key: key.to_string(),
+        };
+        let k = self.app_keys.get(key).cloned().ok_or_else(not_found)?;
+        let rec = self.regions[ri]
+            .store
+            .get(&Key::App(k))
+            .ok_or_else(not_found)?;
+        Ok(ReadRecord {
+            key: key.to_string(),
+            region: region.to_string(),
+            value: rec
+                .value
+                .as_deref()
+                .cloned()
+                .unwrap_or(serde_json::Value::Null),
+            version: rec.version,
+            origin_region: self.regions[rec.origin].name.clone(),
+            region_clock: rfc3339(rec.clock),
+            jurisdiction: rec.jurisdiction,
+        })
+    }
+
+    /// Health of a region as a synthetic monitor sees it.
+    pub fn app_health(&mut self, region: &str, t: Millis) -> Result<(), AppError> {
+        self.advance_to(t);
+        let ri = self.app_region(region)?;
+        if self.regions[ri].failing {
+            return Err(AppError::Failed(region.to_string()));
+        }
+        Ok(())
+    }
+}

@@ -5,8 +5,8 @@
 //! down" and the traffic metric; every question has a flag, and with
 //! `--non-interactive` (or no TTY on stdin) the flags and defaults are used
 //! without prompts. Writes `DIR/NAME.yaml`, a playbook following the drill
-//! script (precheck, isolate, observe, validate, restore; the report is the
-//! sixth phase), and `DIR/environments/NAME.yaml` with the values the
+//! script (precheck, isolate, observe, validate, restore and post, each with
+//! the script's time budget: 15/5/20/10/10/30 minutes), and `DIR/environments/NAME.yaml` with the values the
 //! mechanism needs, as placeholders to replace. It never overwrites a file.
 
 use crate::engine::exit;
@@ -379,7 +379,7 @@ fn render(a: &Answers, depth: usize) -> (String, String) {
 name: {name}
 description: Isolate ${{region}} and prove traffic moves and the alert fires.
 unattended: false
-deadline: 45m
+deadline: 2h
 
 vars:\n{vars}
 
@@ -390,6 +390,7 @@ alertmanager:\n  url: ${{alertmanager_url}}
 phases:
   - kind: precheck
     name: pre-drill verification
+    budget: 15m
     steps:
       - name: traffic reaches ${{region}}
         kind: prometheus
@@ -406,10 +407,12 @@ phases:
 
   - kind: isolate
     name: isolate ${{region}}
+    budget: 5m
     steps:\n{isolate}
 
   - kind: observe
     name: observation
+    budget: 20m
     watches:
       - name: alert fires
         kind: alert
@@ -428,6 +431,7 @@ phases:
 
   - kind: validate
     name: validation
+    budget: 10m
     steps:
       - name: surviving regions serving
         kind: prometheus
@@ -436,6 +440,7 @@ phases:
 
   - kind: restore
     name: restoration
+    budget: 10m
     steps:
       - name: route traffic back
         kind: undo
@@ -448,6 +453,24 @@ phases:
         expect: \"> 0\"
         wait: {{ every: 5s, timeout: 10m }}
         mark: traffic_back
+
+  # The script's sixth step: after restoration and the automatic undo of
+  # anything still applied, the system is back to normal. Checks only; a
+  # failure fails the drill (exit 1).
+  - kind: post
+    name: post-drill verification
+    budget: 30m
+    steps:
+      - name: ${{region}} serving again
+        kind: prometheus
+        expr: 'sum(rate(${{traffic_metric}}{{region=\"${{region}}\"}}[1m]))'
+        expect: \"> 0\"
+      - name: the drill's alert resolved
+        kind: prometheus
+        expr: 'ALERTS{{alertname=\"${{alert}}\", alertstate=\"firing\", region=\"${{region}}\"}}'
+        expect: \"== 0\"
+        empty: pass
+        wait: {{ every: 5s, timeout: 10m }}
 
 metrics:
   ttd: {{ from: isolated, to: alert_firing, target: \"<= 5m\", description: time to detect }}

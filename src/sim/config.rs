@@ -18,7 +18,7 @@
 //! data: { keyspace: 10000, write_fraction: 0.2, background_writes_per_second: 5,
 //!         replication_latency: 200ms, replication_throughput: 200, max_clock_drift: 10ms }
 //! faults: { residency_bug: 0, clock_skew: {}, replication_stall: [], slow_reroute: 0s,
-//!           alert_never_fires: [], keeps_failing_after_restore: [] }
+//!           alert_never_fires: [], keeps_failing_after_restore: [], pinning_broken: false }
 //! ```
 
 use std::collections::BTreeMap;
@@ -48,7 +48,7 @@ impl Jurisdiction {
         }
     }
 
-    fn parse(s: &str) -> Option<Self> {
+    pub(crate) fn parse(s: &str) -> Option<Self> {
         match s {
             "US" | "us" => Some(Jurisdiction::US),
             "EU" | "eu" => Some(Jurisdiction::EU),
@@ -96,6 +96,9 @@ pub struct Faults {
     pub alert_never_fires: Vec<String>,
     /// Regions that keep failing half of their requests after being restored.
     pub keeps_failing_after_restore: Vec<String>,
+    /// Region pinning of `ledger_entry` records is broken: they are written
+    /// wherever the request lands, so they conflict like any other type.
+    pub pinning_broken: bool,
 }
 
 /// The whole simulator configuration. `SimConfig::default()` is the documented default deployment.
@@ -622,6 +625,7 @@ impl Parser<'_> {
             "slow_reroute",
             "alert_never_fires",
             "keeps_failing_after_restore",
+            "pinning_broken",
         ];
         for (key, _, v) in self.mapping(node, "faults", &known) {
             match key {
@@ -669,6 +673,17 @@ impl Parser<'_> {
                     }
                     f.alert_never_fires = names;
                 }
+                "pinning_broken" => match self.scalar(v, key) {
+                    Some("true") => f.pinning_broken = true,
+                    Some("false") => f.pinning_broken = false,
+                    Some(other) => {
+                        self.err(
+                            v.span(),
+                            format!("`pinning_broken` must be true or false, got `{other}`"),
+                        );
+                    }
+                    None => {}
+                },
                 _ => f.keeps_failing_after_restore = self.region_list(v, key, regions, false),
             }
         }

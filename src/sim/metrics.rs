@@ -11,10 +11,11 @@
 //! | `traffic_dial_percent` | gauge | `region` | the region's Global Accelerator traffic dial as accepted (0-100) |
 //! | `synthetic_probe_success` | gauge | `region` | 1 when `GET /app/{region}/health` would succeed, else 0 (blackbox-exporter style) |
 //! | `db_writes_total` | counter | `region`, `source` | writes accepted locally (`source`: `user`, `job`, `app`) |
+//! | `db_entity_writes_total` | counter | `entity_type` | writes accepted in any region, by entity type (the denominator of the conflict rate) |
 //! | `replication_lag_seconds` | gauge | `source`, `target` | age of the oldest write not yet applied on the link; 0 when the queue is empty |
 //! | `replication_data_class_lag_seconds` | gauge | `source`, `target`, `data_class` | age of the oldest write of the data class (`credentials`: sessions, `financial`: orders, `profiles`: user profiles, `content`: carts, `analytics`: application API records) not yet applied on the link; 0 when none waits |
 //! | `replication_queue_depth` | gauge | `source`, `target` | writes waiting on the link |
-//! | `replication_conflicts_total` | counter | `conflict_type`, `resolution`, `entity_type` | concurrent writes to one key detected on replication (`concurrent_update`, resolved `last_writer_wins`; `entity_type` `user_profile`, `cart`, `session`, `order` or `record` for the application API) |
+//! | `replication_conflicts_total` | counter | `conflict_type`, `resolution`, `entity_type` | concurrent writes to one key detected on replication (`concurrent_update`, resolved `last_writer_wins`; `entity_type` `user_profile`, `cart`, `session`, `order`, `ledger_entry` or `record` for the application API; `ledger_entry` records are region-pinned and never conflict unless the `pinning_broken` fault is on) |
 //! | `replication_conflicts_per_second` | gauge | | conflicts per second over the trailing error window |
 //! | `replication_conflict_age_seconds` | histogram | `le` | conflicts by age at resolution: from the newer of the two concurrent writes until the conflict was resolved |
 //!
@@ -71,6 +72,11 @@ pub const CATALOG: &[(&str, &str, &str)] = &[
         "db_writes_total",
         "counter",
         "Writes accepted locally by the region, by source.",
+    ),
+    (
+        "db_entity_writes_total",
+        "counter",
+        "Writes accepted in any region, by entity type.",
     ),
     (
         "replication_lag_seconds",

@@ -11,10 +11,12 @@ pub mod aws;
 pub mod canary;
 pub mod canary_verify;
 pub mod clients;
+pub mod conflicts;
 pub mod errors;
 pub mod http;
 pub mod manual;
 pub mod note;
+pub mod pinned;
 pub mod postgres;
 pub mod postgres_tls;
 pub mod prometheus;
@@ -268,6 +270,8 @@ pub fn executor(spec: &StepSpec) -> &dyn Step {
         StepSpec::CanaryStop(s) => s,
         StepSpec::CanaryVerify(s) => s,
         StepSpec::Residency(s) => s,
+        StepSpec::Conflicts(s) => s,
+        StepSpec::PinnedUsers(s) => s,
         StepSpec::PostgresQuery(s) => s,
         StepSpec::PostgresReplication(s) => s,
         StepSpec::PostgresFence(s) => s,

@@ -251,13 +251,20 @@ fn init_writes_a_playbook_that_validates_and_plans_for_every_mechanism_and_never
             );
         }
         let text = std::fs::read_to_string(&pb).unwrap();
-        for phase in ["precheck", "isolate", "observe", "validate", "restore"] {
+        for phase in [
+            "precheck", "isolate", "observe", "validate", "restore", "post",
+        ] {
             assert!(
                 text.contains(&format!("- kind: {phase}")),
                 "{mech}: {phase}"
             );
         }
         assert!(text.contains("mark: isolated"), "{mech}");
+        assert_eq!(
+            text.matches("    budget: ").count(),
+            6,
+            "{mech}: a budget per phase"
+        );
         // Again: refused, nothing touched.
         std::fs::write(&env, "name: mine\n").unwrap();
         let out = gameday(&args);

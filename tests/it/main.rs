@@ -2,6 +2,7 @@
 //! helpers). Each area adds its own module.
 
 mod cli;
+mod conflicts;
 mod support;
 
 mod adoption;

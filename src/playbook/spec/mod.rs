@@ -7,9 +7,11 @@
 
 pub mod aws;
 pub mod canary;
+pub mod conflicts;
 pub mod http;
 pub mod manual;
 pub mod note;
+pub mod pinned;
 pub mod postgres;
 pub mod prometheus;
 pub mod residency;
@@ -68,6 +70,8 @@ step_kinds! {
     "canary-stop" => CanaryStop(canary::CanaryStopSpec),
     "canary-verify" => CanaryVerify(canary::CanaryVerifySpec),
     "residency" => Residency(residency::ResidencySpec),
+    "conflicts" => Conflicts(conflicts::ConflictsSpec),
+    "pinned-users" => PinnedUsers(pinned::PinnedUsersSpec),
     "postgres-query" => PostgresQuery(postgres::PostgresQuerySpec),
     "postgres-replication" => PostgresReplication(postgres::PostgresReplicationSpec),
     "postgres-fence" => PostgresFence(postgres::PostgresFenceSpec),
@@ -130,6 +134,8 @@ impl StepSpec {
             StepSpec::CanaryRetarget(_) | StepSpec::CanaryStop(_) => Effect::Passive,
             StepSpec::CanaryVerify(_)
             | StepSpec::Residency(_)
+            | StepSpec::Conflicts(_)
+            | StepSpec::PinnedUsers(_)
             | StepSpec::PostgresQuery(_)
             | StepSpec::PostgresReplication(_) => Effect::ReadOnly,
             StepSpec::PostgresFence(_) => Effect::Mutating { has_undo: true },
@@ -164,6 +170,7 @@ impl StepSpec {
             StepSpec::CanaryVerify(_) => canary::VERIFY_COUNTS,
             StepSpec::Residency(_) => &["readback", "traffic_peak", "traffic_total"],
             StepSpec::PostgresReplication(_) => &["bytes"],
+            StepSpec::Conflicts(_) => &["conflicts", "writes", "old", "forbidden"],
             _ => &[],
         };
         names.extend(extra.iter().map(|e| format!("{record}_{e}")));
@@ -281,6 +288,44 @@ impl StepSpec {
                     out.push((
                         "`traffic` is read from Prometheus, and the playbook has no `prometheus:` connection".into(),
                         Some("add `prometheus: { url: http://HOST:9090 }` at the top level".into()),
+                    ));
+                }
+            }
+            StepSpec::Conflicts(c) => {
+                out.extend(c.problems().into_iter().map(|m| (m, None)));
+                if let Some(win) = c.window.as_deref()
+                    && win != "drill"
+                    && !pb
+                        .phases
+                        .iter()
+                        .any(|p| p.name == win || p.kind.as_str() == win)
+                {
+                    out.push((
+                        format!("window `{win}` is not a phase of this playbook"),
+                        Some(
+                            "name a phase (by name or kind), or `drill` for the whole drill so far"
+                                .into(),
+                        ),
+                    ));
+                }
+                if pb.connections.prometheus.is_none() {
+                    out.push((
+                        "conflicts are read from Prometheus, and the playbook has no `prometheus:` connection".into(),
+                        Some("add `prometheus: { url: http://HOST:9090 }` at the top level".into()),
+                    ));
+                }
+            }
+            StepSpec::PinnedUsers(p) => {
+                out.extend(p.problems().into_iter().map(|m| (m, None)));
+                if let Some(c) = find_canary(&p.canary, &mut out)
+                    && c.http.is_none()
+                {
+                    out.push((
+                        format!(
+                            "canary `{}` writes into PostgreSQL; pinned-users needs an HTTP canary",
+                            p.canary
+                        ),
+                        None,
                     ));
                 }
             }

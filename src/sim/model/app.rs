@@ -3,14 +3,41 @@
 use super::*;
 
 impl Sim {
-    pub(super) fn app_region(&self, region: &str) -> Result<usize, AppError> {
-        let ri = self
-            .region_index(region)
-            .ok_or_else(|| AppError::UnknownRegion(region.to_string()))?;
+    /// The region that serves a request to `region`: that region, or for the
+    /// global entry points `us` and `eu`, where the routing sends that
+    /// jurisdiction's users now ([`Sim::routed_region`]).
+    pub(super) fn app_region(&self, region: &str, key: &str) -> Result<usize, AppError> {
+        let ri = match self.region_index(region) {
+            Some(ri) => ri,
+            None => match Jurisdiction::parse(region) {
+                Some(j) => self.routed_region(j, key, region)?,
+                None => return Err(AppError::UnknownRegion(region.to_string())),
+            },
+        };
         if self.regions[ri].desired_weight() == 0.0 || self.regions[ri].partitioned {
-            return Err(AppError::Unavailable(region.to_string()));
+            return Err(AppError::Unavailable(self.regions[ri].name.clone()));
         }
         Ok(ri)
+    }
+
+    /// Where a user of `j` lands through the global entry point: the current
+    /// routing shares of `j` (residency bug included), picked by a hash of the
+    /// key, so the same key lands in the same region while routing is unchanged.
+    fn routed_region(&self, j: Jurisdiction, key: &str, entry: &str) -> Result<usize, AppError> {
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        for b in key.bytes() {
+            h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+        let shares = self.route_shares(j);
+        let total: f64 = shares.iter().map(|s| s.1).sum();
+        let mut pick = (h >> 11) as f64 / (1u64 << 53) as f64 * total;
+        for (target, share) in &shares {
+            if pick < *share {
+                return target.ok_or_else(|| AppError::Unavailable(entry.to_string()));
+            }
+            pick -= share;
+        }
+        Err(AppError::Unavailable(entry.to_string()))
     }
 
     /// Validate an application key: 1-128 characters of `[A-Za-z0-9._:-]`.
@@ -45,7 +72,9 @@ impl Sim {
             )));
         }
         self.settle(t);
-        let ri = self.app_region(region)?;
+        let ri = self.app_region(region, key)?;
+        let region = self.regions[ri].name.clone();
+        let region = region.as_str();
         if self.regions[ri].failing && self.rng.random_bool(0.5) {
             return Err(AppError::Failed(region.to_string()));
         }
@@ -87,7 +116,9 @@ impl Sim {
             ));
         }
         self.advance_to(t);
-        let ri = self.app_region(region)?;
+        let ri = self.app_region(region, key)?;
+        let region = self.regions[ri].name.clone();
+        let region = region.as_str();
         let not_found = || AppError::NotFound {
             region: region.to_string(),
             key: key.to_string(),
@@ -115,7 +146,7 @@ impl Sim {
     /// Health of a region as a synthetic monitor sees it.
     pub fn app_health(&mut self, region: &str, t: Millis) -> Result<(), AppError> {
         self.advance_to(t);
-        let ri = self.app_region(region)?;
+        let ri = self.app_region(region, "health")?;
         if self.regions[ri].failing {
             return Err(AppError::Failed(region.to_string()));
         }

@@ -64,6 +64,16 @@ const MAX_SEEN_CONFLICTS: usize = 100_000;
 /// Entity types of the synthetic keyspace, by key number modulo 4.
 const ENTITY_TYPES: [&str; 4] = ["user_profile", "cart", "session", "order"];
 
+/// One synthetic key draw in this many (half of the `order` draws) writes a
+/// `ledger_entry`: one of [`LEDGER_KEYS`] hot keys (per-region ledgers), each
+/// region-pinned, written only in its home region, so they never conflict
+/// (unless the `pinning_broken` fault is on: then they conflict often).
+const PINNED_EVERY: u32 = 8;
+/// The number of distinct `ledger_entry` keys.
+const LEDGER_KEYS: u32 = 4;
+/// The entity type of the region-pinned keys.
+pub const PINNED_TYPE: &str = "ledger_entry";
+
 /// RFC 3339 UTC with milliseconds.
 pub fn rfc3339(ms: Millis) -> String {
     DateTime::<Utc>::from_timestamp_millis(ms)
@@ -95,8 +105,18 @@ enum Key {
 }
 
 impl Key {
+    /// The key of a synthetic draw `i`: ledger draws fold onto the few ledger keys.
+    fn synthetic(i: u32) -> Key {
+        if i % PINNED_EVERY == PINNED_EVERY - 1 {
+            Key::Synthetic(PINNED_EVERY - 1 + PINNED_EVERY * ((i / PINNED_EVERY) % LEDGER_KEYS))
+        } else {
+            Key::Synthetic(i)
+        }
+    }
+
     fn entity_type(&self) -> &'static str {
         match self {
+            Key::Synthetic(i) if i % PINNED_EVERY == PINNED_EVERY - 1 => PINNED_TYPE,
             Key::Synthetic(i) => ENTITY_TYPES[(*i % 4) as usize],
             Key::App(_) => "record",
         }
@@ -106,7 +126,7 @@ impl Key {
     fn data_class(&self) -> usize {
         match self.entity_type() {
             "session" => 0,
-            "order" => 1,
+            "order" | PINNED_TYPE => 1,
             "user_profile" => 2,
             "cart" => 3,
             _ => 4,
@@ -279,6 +299,7 @@ pub struct FaultPatch {
     pub slow_reroute: Option<String>,
     pub alert_never_fires: Option<Vec<String>>,
     pub keeps_failing_after_restore: Option<Vec<String>>,
+    pub pinning_broken: Option<bool>,
     /// Not a fault: what the next isolation cuts (`routing` or `partition`).
     pub isolation_mode: Option<IsolationMode>,
 }
@@ -292,6 +313,7 @@ pub struct FaultView {
     pub slow_reroute: String,
     pub alert_never_fires: Vec<String>,
     pub keeps_failing_after_restore: Vec<String>,
+    pub pinning_broken: bool,
     pub isolation_mode: IsolationMode,
 }
 
@@ -363,6 +385,7 @@ pub struct Sim {
     isolation: Option<Isolation>,
     counts: Counts,
     conflicts_by_type: BTreeMap<&'static str, u64>,
+    writes_by_type: BTreeMap<&'static str, u64>,
     /// Conflicts by age at resolution: counts per [`CONFLICT_AGE_BUCKETS`] bucket (+Inf last), and the sum.
     conflict_ages: [u64; CONFLICT_AGE_BUCKETS.len() + 1],
     conflict_age_sum: f64,
@@ -450,6 +473,7 @@ impl Sim {
             isolation: None,
             counts: Counts::default(),
             conflicts_by_type: BTreeMap::new(),
+            writes_by_type: BTreeMap::new(),
             conflict_ages: [0; CONFLICT_AGE_BUCKETS.len() + 1],
             conflict_age_sum: 0.0,
             seen_conflicts: HashSet::new(),
@@ -665,6 +689,9 @@ impl Sim {
             check(&l, false)?;
             f.keeps_failing_after_restore = l;
         }
+        if let Some(b) = patch.pinning_broken {
+            f.pinning_broken = b;
+        }
         self.settle(t);
         for r in &mut self.regions {
             if !f.keeps_failing_after_restore.contains(&r.name) {
@@ -691,6 +718,7 @@ impl Sim {
             slow_reroute: humantime::format_duration(f.slow_reroute).to_string(),
             alert_never_fires: f.alert_never_fires.clone(),
             keeps_failing_after_restore: f.keeps_failing_after_restore.clone(),
+            pinning_broken: f.pinning_broken,
             isolation_mode: self.isolation_mode,
         }
     }

@@ -81,7 +81,10 @@ impl Sim {
         writes.sort_by_key(|w| (w.1, w.0));
         let keyspace = self.cfg.keyspace.max(1);
         for (ri, t, source) in writes {
-            let key = Key::Synthetic(self.rng.random_range(0..keyspace));
+            let key = Key::synthetic(self.rng.random_range(0..keyspace));
+            let Some(ri) = self.writer_of(&key, ri) else {
+                continue;
+            };
             self.write(ri, key, None, None, t, source as usize);
         }
         self.deliver(dt, b);
@@ -100,6 +103,21 @@ impl Sim {
         {
             self.conflict_buckets.pop_front();
         }
+    }
+
+    /// The region that writes `key` for a request that landed in `ri`: its home
+    /// region for a region-pinned key (none while the home is isolated: the
+    /// write waits for it), else `ri`.
+    fn writer_of(&self, key: &Key, ri: usize) -> Option<usize> {
+        let Key::Synthetic(i) = key else {
+            return Some(ri);
+        };
+        if key.entity_type() != PINNED_TYPE || self.faults.pinning_broken {
+            return Some(ri);
+        }
+        let home = (i / PINNED_EVERY) as usize % self.regions.len();
+        let r = &self.regions[home];
+        (r.desired_weight() > 0.0 && !r.partitioned).then_some(home)
     }
 
     pub(super) fn skew(&self, ri: usize) -> i64 {
@@ -135,6 +153,7 @@ impl Sim {
         let region = &mut self.regions[ri];
         region.store.insert(key.clone(), rec.clone());
         region.writes[source.min(2)] += 1;
+        *self.writes_by_type.entry(key.entity_type()).or_default() += 1;
         let residency_ok = self.faults.residency_bug > 0.0;
         for li in 0..self.links.len() {
             if self.links[li].src != ri {

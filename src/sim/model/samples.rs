@@ -121,7 +121,15 @@ impl Sim {
                 value: l.queue.len() as f64,
             });
         }
-        for et in ENTITY_TYPES.iter().chain(std::iter::once(&"record")) {
+        let entity_types = ENTITY_TYPES.iter().chain([&PINNED_TYPE, &"record"]);
+        for et in entity_types.clone() {
+            out.push(Sample {
+                name: "db_entity_writes_total",
+                labels: vec![("entity_type", (*et).into())],
+                value: self.writes_by_type.get(et).copied().unwrap_or(0) as f64,
+            });
+        }
+        for et in entity_types {
             let n = self.conflicts_by_type.get(et).copied().unwrap_or(0);
             out.push(Sample {
                 name: "replication_conflicts_total",

@@ -10,7 +10,7 @@ pub(super) fn cause(e: &reqwest::Error) -> String {
     cur.to_string()
 }
 
-pub(super) async fn write_http(
+pub(crate) async fn write_http(
     http: &reqwest::Client,
     h: &CanaryHttp,
     vals: &[(&str, &str)],

@@ -44,6 +44,7 @@ mod http;
 mod pg;
 mod writer;
 
+pub(crate) use http::write_http;
 pub(crate) use pg::create_table;
 use writer::{LoopCtx, write_loop};
 

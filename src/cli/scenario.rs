@@ -55,7 +55,7 @@ pub const ALL: &[About] = &[
     About {
         scenario: Scenario::SlowReroute,
         name: "slow-reroute",
-        injects: "faults.slow_reroute: 40s, routing.propagation_delay 25s",
+        injects: "faults.slow_reroute: 40s, routing.propagation_delay 25s; post_settle_timeout 10s",
         shows: "`ttr` misses its 60 s target: traffic kept reaching the isolated region for over a minute after the routing change (routing automation too slow).",
     },
     About {
@@ -122,6 +122,9 @@ impl Scenario {
     pub fn vars(self) -> Vec<(String, String)> {
         match self {
             Scenario::SilentAlert => vec![("observe_timeout".into(), "20s".into())],
+            // Routing back propagates as slowly: the post phase would wait its
+            // whole 45 s for traffic that is still on its way (over 2 min in all).
+            Scenario::SlowReroute => vec![("post_settle_timeout".into(), "10s".into())],
             _ => vec![],
         }
     }

@@ -154,7 +154,10 @@ async fn conflict_rules_hold_on_the_default_simulator() {
     assert_eq!(report["outcome"], "passed");
     let summary = step["summary"].as_str().unwrap();
     assert!(summary.contains("within 1%"), "{summary}");
-    assert!(summary.contains("no conflict older than 1m at resolution"), "{summary}");
+    assert!(
+        summary.contains("no conflict older than 1m at resolution"),
+        "{summary}"
+    );
     assert!(summary.contains("none on ledger_entry"), "{summary}");
     assert!(
         step["evidence"]["writes"].as_f64().unwrap() > 100.0,

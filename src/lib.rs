@@ -13,4 +13,5 @@ pub mod report;
 pub mod sim;
 pub mod state;
 pub mod steps;
+pub mod tls;
 pub mod view;

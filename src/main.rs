@@ -2,5 +2,6 @@
 //! the command line into an exit code.
 
 fn main() {
+    gameday::tls::init();
     std::process::exit(gameday::cli::main());
 }

@@ -278,8 +278,7 @@ async fn deliver(
     mut rx: mpsc::UnboundedReceiver<Message>,
     journal: Arc<Journal>,
 ) {
-    let client = reqwest::Client::builder()
-        .user_agent(concat!("gameday/", env!("CARGO_PKG_VERSION")))
+    let client = crate::tls::http_builder()
         .timeout(SEND_TIMEOUT)
         .build()
         .unwrap_or_else(|_| reqwest::Client::new());

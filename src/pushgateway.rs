@@ -128,7 +128,7 @@ impl Observer for PushObserver {
 }
 
 async fn publish(url: String, mut rx: mpsc::UnboundedReceiver<Push>, journal: Arc<Journal>) {
-    let client = reqwest::Client::builder()
+    let client = crate::tls::http_builder()
         .timeout(Duration::from_secs(5))
         .build()
         .unwrap_or_else(|_| reqwest::Client::new());

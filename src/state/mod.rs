@@ -124,6 +124,7 @@ pub async fn client() -> Client {
     use aws_config::retry::RetryConfig;
     use aws_config::timeout::TimeoutConfig;
     let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .http_client(crate::tls::aws_http_client())
         .retry_config(
             RetryConfig::standard()
                 .with_max_attempts(2)

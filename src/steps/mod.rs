@@ -298,8 +298,7 @@ pub fn executor(spec: &StepSpec) -> &dyn Step {
 
 /// A shared HTTP client: rustls, sensible timeouts, our user agent.
 pub fn http_client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .user_agent(concat!("gameday/", env!("CARGO_PKG_VERSION")))
+    crate::tls::http_builder()
         .connect_timeout(std::time::Duration::from_secs(5))
         .build()
         .unwrap_or_else(|_| reqwest::Client::new())

@@ -281,7 +281,7 @@ pub fn client_config(opts: &TlsOptions) -> Result<Option<rustls::ClientConfig>, 
     if opts.mode == SslMode::Disable {
         return Ok(None);
     }
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let provider = crate::tls::provider();
     let mut roots = RootCertStore::empty();
     match &opts.root_cert {
         Some(path) => {

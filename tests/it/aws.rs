@@ -380,7 +380,7 @@ const REGION: &str = "eu-west-1";
 fn sim_call(url: &str, target: &str, body: Value) -> Value {
     let json_1_0 = target.starts_with("ToggleCustomerAPI");
     block_on(async {
-        let r = reqwest::Client::builder()
+        let r = gameday::tls::http_builder()
             .no_proxy()
             .build()
             .unwrap()

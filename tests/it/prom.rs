@@ -663,7 +663,7 @@ async fn tls_client_certificate_and_basic_auth_against_real_prometheus() {
     let read = |f: &str| std::fs::read(c.join(f)).expect("cert file");
     let mut id = read("client.pem");
     id.extend(read("client-key.pem"));
-    let probe = reqwest::Client::builder()
+    let probe = gameday::tls::http_builder()
         .add_root_certificate(reqwest::Certificate::from_pem(&read("ca.pem")).expect("ca"))
         .identity(reqwest::Identity::from_pem(&id).expect("identity"))
         .build()

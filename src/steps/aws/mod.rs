@@ -151,6 +151,7 @@ fn service_name(s: Service) -> &'static str {
 async fn load_config(conn: &AwsConn) -> Result<SdkConfig, StepError> {
     let attempts = conn.max_attempts.unwrap_or(DEFAULT_MAX_ATTEMPTS).max(1);
     let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        .http_client(crate::tls::aws_http_client())
         .retry_config(
             RetryConfig::standard()
                 .with_max_attempts(attempts)

@@ -248,8 +248,7 @@ impl ApiClient {
                 .map_err(|_| cfg(format!("the value of header `{k}` is not valid")))?;
             headers.insert(name, value);
         }
-        let mut b = reqwest::Client::builder()
-            .user_agent(concat!("gameday/", env!("CARGO_PKG_VERSION")))
+        let mut b = crate::tls::http_builder()
             .connect_timeout(Duration::from_secs(5))
             .pool_idle_timeout(Duration::from_secs(30))
             .default_headers(headers);

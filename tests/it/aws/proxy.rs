@@ -49,7 +49,10 @@ impl Proxy {
             upstream: upstream.trim_end_matches('/').to_string(),
             faults: Mutex::new(vec![]),
             calls: Mutex::new(vec![]),
-            http: reqwest::Client::builder().no_proxy().build().expect("http"),
+            http: gameday::tls::http_builder()
+                .no_proxy()
+                .build()
+                .expect("http"),
         });
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind proxy");
         listener.set_nonblocking(true).expect("nonblocking");

@@ -27,7 +27,7 @@ pub fn free_addr() -> SocketAddr {
 
 /// An HTTP client that never uses a proxy and gives up after 10 s.
 pub fn http() -> reqwest::Client {
-    reqwest::Client::builder()
+    gameday::tls::http_builder()
         .no_proxy()
         .timeout(Duration::from_secs(10))
         .build()

@@ -55,13 +55,20 @@ pub(super) fn pos_of(span: &Span) -> Pos {
 
 impl Builder<'_> {
     pub(super) fn at(&mut self, pos: Pos, msg: impl Into<String>, hint: Option<String>) {
-        let mut d = Diagnostic::at(self.file, self.src, pos.line, pos.col, msg);
-        d.hint = hint;
-        self.diags.push(d);
+        self.problem(pos, Problem::at(pos, msg).maybe_hint(hint));
+    }
+
+    /// A problem found by a check, at its own position or else at `default`.
+    pub(super) fn problem(&mut self, default: Pos, p: Problem) {
+        self.diags.push(p.diagnostic(self.file, self.src, default));
     }
 
     /// Deserialize `node` into `T`, turning errors into diagnostics.
-    pub(super) fn de<T: for<'de> Deserialize<'de>>(&mut self, node: &Node, extra: &[&str]) -> Option<T> {
+    pub(super) fn de<T: for<'de> Deserialize<'de>>(
+        &mut self,
+        node: &Node,
+        extra: &[&str],
+    ) -> Option<T> {
         match marked_yaml::from_node::<T>(node) {
             Ok(v) => Some(v),
             Err(e) => {
@@ -99,11 +106,10 @@ impl Builder<'_> {
                     .copied()
                     .chain(extra.iter().copied())
                     .collect();
-                let hint = match (did_you_mean(field, all.iter().copied()), kind) {
-                    (Some(s), _) => format!("did you mean `{s}`?"),
-                    (None, Some(k)) => format!("`{k}` steps take: {}", all.join(", ")),
-                    (None, None) => format!("expected one of: {}", all.join(", ")),
-                };
+                let hint = suggest(field, all.iter().copied(), || match kind {
+                    Some(k) => format!("`{k}` steps take: {}", all.join(", ")),
+                    None => format!("expected one of: {}", all.join(", ")),
+                });
                 let what = kind
                     .map(|k| format!(" for a `{k}` step"))
                     .unwrap_or_default();
@@ -122,10 +128,9 @@ impl Builder<'_> {
     pub(super) fn check_keys(&mut self, m: &MarkedMappingNode, allowed: &[&str], what: &str) {
         for k in m.keys() {
             if !allowed.contains(&k.as_str()) && !is_extension(k.as_str()) {
-                let hint = match did_you_mean(k.as_str(), allowed.iter().copied()) {
-                    Some(s) => format!("did you mean `{s}`?"),
-                    None => format!("{what} keys are: {}", allowed.join(", ")),
-                };
+                let hint = suggest(k.as_str(), allowed.iter().copied(), || {
+                    format!("{what} keys are: {}", allowed.join(", "))
+                });
                 self.at(
                     pos_of(k.span()),
                     format!("unknown {what} key `{}`", k.as_str()),
@@ -168,10 +173,9 @@ pub(super) fn build_phase(b: &mut Builder<'_>, node: &Node) -> Option<Phase> {
     )?;
     let Some(kind) = PhaseKind::parse(&header.kind) else {
         let kpos = m.get_node("kind").map(|n| pos_of(n.span())).unwrap_or(pos);
-        let hint = match did_you_mean(&header.kind, PhaseKind::NAMES.iter().copied()) {
-            Some(s) => format!("did you mean `{s}`?"),
-            None => format!("phase kinds are: {}", PhaseKind::NAMES.join(", ")),
-        };
+        let hint = suggest(&header.kind, PhaseKind::NAMES.iter().copied(), || {
+            format!("phase kinds are: {}", PhaseKind::NAMES.join(", "))
+        });
         b.at(
             kpos,
             format!("unknown phase kind `{}`", header.kind),
@@ -202,17 +206,9 @@ pub(super) fn build_phase(b: &mut Builder<'_>, node: &Node) -> Option<Phase> {
     let mut invariants = vec![];
     if let Some(n) = m.get_node("invariants") {
         match n.as_sequence() {
-            Some(seq) => {
-                for s in seq.iter() {
-                    if let Some((step, f, e)) = build_step(b, s, true) {
-                        invariants.push(Invariant {
-                            step,
-                            for_: f.unwrap_or(NonNegative(Duration::ZERO)),
-                            every: e.unwrap_or(Positive(Duration::from_secs(2))),
-                        });
-                    }
-                }
-            }
+            Some(seq) => invariants.extend(
+                build_polled(b, seq).map(|(step, for_, every)| Invariant { step, for_, every }),
+            ),
             None => b.at(
                 pos_of(n.span()),
                 "`invariants` must be a list of read-only checks",
@@ -300,10 +296,9 @@ pub(super) fn build_step(
         .collect();
     let spec = match StepSpec::from_node(&kind, &rest) {
         None => {
-            let hint = match did_you_mean(&kind, spec::KINDS.iter().copied()) {
-                Some(s) => format!("did you mean `{s}`?"),
-                None => format!("step kinds are: {}", spec::KINDS.join(", ")),
-            };
+            let hint = suggest(&kind, spec::KINDS.iter().copied(), || {
+                format!("step kinds are: {}", spec::KINDS.join(", "))
+            });
             b.at(
                 pos_of(kind_node.span()),
                 format!("unknown step kind `{kind}`"),
@@ -347,4 +342,110 @@ pub(super) fn build_step(
         common.for_,
         common.every,
     ))
+}
+
+/// `phases:`, a non-empty list.
+pub(super) fn build_phases(b: &mut Builder<'_>, rootm: &MarkedMappingNode) -> Vec<Phase> {
+    let Some(node) = rootm.get_node("phases") else {
+        return vec![];
+    };
+    match node.as_sequence() {
+        Some(seq) if !seq.is_empty() => seq.iter().filter_map(|p| build_phase(b, p)).collect(),
+        _ => {
+            b.at(
+                pos_of(node.span()),
+                "`phases` must be a non-empty list",
+                Some("each item has `kind:` (precheck, isolate, observe, validate or restore) and `steps:`".into()),
+            );
+            vec![]
+        }
+    }
+}
+
+/// `guardrails:`, a list of checks polled from the first mutation on.
+pub(super) fn build_guardrails(b: &mut Builder<'_>, rootm: &MarkedMappingNode) -> Vec<Guardrail> {
+    let Some(node) = rootm.get_node("guardrails") else {
+        return vec![];
+    };
+    match node.as_sequence() {
+        Some(seq) => build_polled(b, seq)
+            .map(|(step, for_, every)| Guardrail { step, for_, every })
+            .collect(),
+        None => {
+            b.at(
+                pos_of(node.span()),
+                "`guardrails` must be a list of checks",
+                None,
+            );
+            vec![]
+        }
+    }
+}
+
+/// Steps polled on a schedule (guardrails, invariants): each with its
+/// `for:` (default 0s) and `every:` (default 2s).
+fn build_polled(
+    b: &mut Builder<'_>,
+    seq: &[Node],
+) -> std::vec::IntoIter<(Step, NonNegative, Positive)> {
+    let built: Vec<_> = seq
+        .iter()
+        .filter_map(|s| build_step(b, s, true))
+        .map(|(step, f, e)| {
+            (
+                step,
+                f.unwrap_or(NonNegative(Duration::ZERO)),
+                e.unwrap_or(Positive(Duration::from_secs(2))),
+            )
+        })
+        .collect();
+    built.into_iter()
+}
+
+/// `metrics:`, a mapping of names to durations between markers or recorded
+/// values; each role names one metric at most.
+pub(super) fn build_metrics(b: &mut Builder<'_>, rootm: &MarkedMappingNode) -> Vec<MetricDef> {
+    let mut metrics: Vec<MetricDef> = vec![];
+    let Some(node) = rootm.get_node("metrics") else {
+        return metrics;
+    };
+    let Some(m) = node.as_mapping() else {
+        b.at(
+            pos_of(node.span()),
+            "`metrics` must be a mapping of metric names",
+            None,
+        );
+        return metrics;
+    };
+    for (k, v) in m.iter() {
+        let pos = pos_of(k.span());
+        let Some(raw) = b.de::<RawMetric>(v, &[]) else {
+            continue;
+        };
+        let source = match (raw.from, raw.to, raw.value) {
+            (Some(from), Some(to), None) => MetricSource::Between { from, to },
+            (None, None, Some(record)) => MetricSource::Value {
+                record,
+                unit: raw.unit,
+            },
+            _ => {
+                b.at(pos, format!("metric `{}` needs either `from:` and `to:` (markers) or `value:` (a recorded value)", k.as_str()), Some("for example `ttd: { from: isolated, to: alert_firing, target: \"<= 60s\" }`".into()));
+                continue;
+            }
+        };
+        if let Some(role) = raw.role
+            && let Some(other) = metrics.iter().find(|m| m.role == Some(role))
+        {
+            b.at(pos, format!("metric `{}` has role `{role}`, which metric `{}` already has", k.as_str(), other.name), Some("each role (ttd, ttr, rto, rpo, catch_up, conflicts, lost_writes) names one metric of the drill: history and advice follow it".into()));
+        }
+        metrics.push(MetricDef {
+            name: k.as_str().to_string(),
+            source,
+            target: raw.target,
+            description: raw.description,
+            role: raw.role,
+            pos,
+        });
+    }
+    metrics
 }

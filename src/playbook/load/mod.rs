@@ -8,11 +8,10 @@ use super::duration::{NonNegative, Positive};
 use super::expect::Comparison;
 use super::interp::{self, Ref};
 use super::model::*;
+use super::problem::Problem;
 use super::spec::{self, StepSpec};
-use crate::diag::{Diagnostic, did_you_mean};
+use crate::diag::{Diagnostic, suggest};
 use build::*;
-use vars::*;
-use validate::validate;
 use marked_yaml::types::{MarkedMappingNode, MarkedScalarNode};
 use marked_yaml::{Node, Span};
 use serde::Deserialize;
@@ -20,13 +19,15 @@ use sha2::Digest;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
+use validate::validate;
+use vars::*;
 
 mod build;
 mod source;
 mod validate;
 mod vars;
 
-pub use source::{MAX_DEPTH, MAX_FILE_BYTES, parse_yaml, read_source};
+pub use source::{MAX_DEPTH, MAX_FILE_BYTES, parse_yaml, read_file, read_source};
 
 /// What the command line adds to a playbook.
 #[derive(Debug, Clone, Default)]
@@ -49,7 +50,7 @@ pub struct Loaded {
     pub source: String,
 }
 
-#[derive(Deserialize, schemars::JsonSchema)]
+#[derive(Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct Header {
     name: Option<String>,
@@ -262,391 +263,15 @@ pub fn load_str(file: &str, src: String, opts: &LoadOptions) -> Result<Loaded, V
             "the top level must be a mapping",
         )]);
     };
-    b.check_keys(rootm, TOP_KEYS, "top-level");
-    if rootm.get_node("phases").is_none() {
-        b.at(
-            Pos { line: 1, col: 1 },
-            "missing `phases`",
-            Some(
-                "a playbook lists its phases: precheck, isolate, observe, validate, restore".into(),
-            ),
-        );
-    }
-    if rootm.get_node("name").is_none() {
-        b.at(
-            Pos { line: 1, col: 1 },
-            "missing `name`",
-            Some("add `name: my-drill` at the top".into()),
-        );
-    }
-
-    // Vars: defaults, then the environment file, then --var.
-    let mut declared: BTreeMap<String, (Option<String>, Pos)> = BTreeMap::new();
-    if let Some(vars) = rootm.get_node("vars") {
-        match vars.as_mapping() {
-            Some(m) => {
-                for (k, v) in m.iter() {
-                    let default = match v {
-                        Node::Scalar(s) => Some(s.as_str().to_string()),
-                        _ => b.de::<VarDecl>(v, &[]).and_then(|d| d.default),
-                    };
-                    declared.insert(k.as_str().to_string(), (default, pos_of(k.span())));
-                }
-            }
-            None => b.at(
-                pos_of(vars.span()),
-                "`vars` must be a mapping of names to default values",
-                None,
-            ),
-        }
-    }
-    let mut environment = "default".to_string();
-    let mut env_aws = None;
-    let mut env_notify = vec![];
-    let mut env_pushgateway = None;
-    let mut env_only: BTreeMap<String, String> = BTreeMap::new();
-    let mut values: BTreeMap<String, String> = declared
-        .iter()
-        .filter_map(|(k, (d, _))| d.clone().map(|d| (k.clone(), d)))
-        .collect();
-    if let Some(env_path) = &opts.env_file {
-        match load_env_file(env_path) {
-            Ok(EnvValues {
-                name,
-                vars,
-                aws,
-                notify,
-                pushgateway,
-                ..
-            }) => {
-                env_notify = notify;
-                env_pushgateway = pushgateway;
-                environment = name;
-                env_aws = aws;
-                // Environment files are shared by several drills: vars a
-                // playbook does not declare are not the playbook's, but other
-                // vars' values may refer to them (`prometheus_url: "${sim_url}"`).
-                for (k, v) in vars {
-                    if declared.contains_key(&k) {
-                        values.insert(k, v);
-                    } else {
-                        env_only.insert(k, v);
-                    }
-                }
-            }
-            Err(d) => b.diags.extend(d),
-        }
-    }
-    for (k, v) in &opts.vars {
-        if declared.contains_key(k) {
-            values.insert(k.clone(), v.clone());
-        } else if env_only.contains_key(k) {
-            env_only.insert(k.clone(), v.clone());
-        } else {
-            let hint = match did_you_mean(k, declared.keys().map(|s| s.as_str())) {
-                Some(s) => format!("did you mean `{s}`?"),
-                None => format!(
-                    "the playbook declares: {}",
-                    declared.keys().cloned().collect::<Vec<_>>().join(", ")
-                ),
-            };
-            b.diags.push(
-                Diagnostic::file(
-                    "command line",
-                    format!("--var `{k}` is not a var of {file}"),
-                )
-                .with_hint(hint),
-            );
-        }
-    }
-
-    // A var's value may name other vars (`prometheus_url: "${sim_url}"` in an
-    // environment file): resolved once, after every override is known.
-    let snapshot = values.clone();
-    for (k, v) in values.iter_mut().filter(|(_, v)| v.contains('$')) {
-        let expanded = interp::interpolate(v, |r| match r {
-            Ref::Var(n) if n != k.as_str() => snapshot
-                .get(n)
-                .or_else(|| env_only.get(n))
-                .filter(|x| !x.contains("${"))
-                .cloned()
-                .ok_or_else(|| (format!("var `{n}` has no plain value"), None)),
-            Ref::Env(n) => std::env::var(n)
-                .map_err(|_| (format!("environment variable `{n}` is not set"), None)),
-            _ => Err((
-                "only other vars and `${env.NAME}` can be used in a var's value".into(),
-                None,
-            )),
-        });
-        match expanded {
-            Ok(x) => *v = x,
-            Err(e) => b.diags.push(
-                Diagnostic::file(&file, format!("var `{k}` = `{v}`: {}", e.message))
-                    .with_hint("a var's value may refer to other vars that have plain values"),
-            ),
-        }
-    }
-
-    // Secrets: from environment variables or files, never inline.
-    let mut secret_values: BTreeMap<String, Option<String>> = BTreeMap::new();
-    if let Some(secrets) = rootm.get_node("secrets") {
-        match secrets.as_mapping() {
-            Some(m) => {
-                for (k, v) in m.iter() {
-                    let Some(decl) = b.de::<SecretDecl>(v, &[]) else {
-                        continue;
-                    };
-                    let value = match (decl.env, decl.file) {
-                        (Some(env), None) => std::env::var(&env)
-                            .ok()
-                            .map(|v| (v, format!("environment variable {env}")))
-                            .ok_or(format!("environment variable `{env}`")),
-                        (None, Some(f)) => std::fs::read_to_string(&f)
-                            .map(|v| (v.trim_end().to_string(), f.clone()))
-                            .map_err(|_| format!("file `{f}`")),
-                        _ => {
-                            b.at(
-                                pos_of(v.span()),
-                                format!(
-                                    "secret `{}` needs exactly one of `env:` or `file:`",
-                                    k.as_str()
-                                ),
-                                Some("secrets are never written inline".into()),
-                            );
-                            continue;
-                        }
-                    };
-                    match value {
-                        Ok((value, from)) => {
-                            let n = value.chars().count();
-                            if n < crate::redact::MIN_SECRET_LEN && !decl.allow_short {
-                                b.at(
-                                    pos_of(v.span()),
-                                    format!(
-                                        "secret `{}` from {from} is {n} character{} long: too short to redact safely (minimum {})",
-                                        k.as_str(),
-                                        if n == 1 { "" } else { "s" },
-                                        crate::redact::MIN_SECRET_LEN
-                                    ),
-                                    Some("use a longer secret, or add `allow_short: true` to the declaration if this value may blank out matching text wherever it is printed".into()),
-                                );
-                            }
-                            secret_values.insert(k.as_str().to_string(), Some(value));
-                        }
-                        Err(from) if opts.require_secrets => {
-                            b.at(
-                                pos_of(v.span()),
-                                format!("secret `{}` cannot be read from {from}", k.as_str()),
-                                Some("set it before running the drill".into()),
-                            );
-                            secret_values.insert(k.as_str().to_string(), None);
-                        }
-                        Err(_) => {
-                            secret_values.insert(k.as_str().to_string(), None);
-                        }
-                    }
-                }
-            }
-            None => b.at(
-                pos_of(secrets.span()),
-                "`secrets` must be a mapping such as `token: { env: API_TOKEN }`",
-                None,
-            ),
-        }
-    }
-
+    check_top_level(&mut b, rootm);
+    let vars = merge_vars(&mut b, rootm, opts);
+    let secret_values = read_secrets(&mut b, rootm, opts.require_secrets);
     refuse_secrets_in_argv(&mut b, &root);
-
-    // Vars left without a value are an error only if something uses them;
-    // interpolation reports that use with its position.
-    let mut interp_diags = vec![];
-    if let Some(m) = root.as_mapping_mut() {
-        for (k, v) in m.iter_mut() {
-            if k.as_str() == "vars" || k.as_str() == "secrets" {
-                continue;
-            }
-            interpolate_node(
-                v,
-                &mut |pos, text| {
-                    interp::interpolate(text, |r| resolve(r, &values, &declared, &secret_values))
-                        .map_err(|e| (pos, e))
-                },
-                &mut interp_diags,
-            );
-        }
-    }
-    for (pos, e, _) in interp_diags {
-        let quoted = src
-            .lines()
-            .nth(pos.line.saturating_sub(1))
-            .and_then(|l| l.chars().nth(pos.col.saturating_sub(1)))
-            .is_some_and(|c| c == '"' || c == '\'');
-        let col = pos.col + quoted as usize + text_col(&src, pos, e.offset);
-        b.at(
-            Pos {
-                line: pos.line,
-                col,
-            },
-            e.message,
-            e.hint,
-        );
-    }
+    interpolate_tree(&mut b, &mut root, &vars, &secret_values);
 
     let rootm = root.as_mapping().expect("checked above");
-    let header: Option<Header> = b.de(
-        &subset(rootm, |k| {
-            !matches!(k, "vars" | "secrets" | "phases" | "guardrails" | "metrics")
-                && !is_extension(k)
-        }),
-        &["vars", "secrets", "phases", "guardrails", "metrics"],
-    );
-
-    let mut phases = vec![];
-    if let Some(node) = rootm.get_node("phases") {
-        match node.as_sequence() {
-            Some(seq) if !seq.is_empty() => {
-                for p in seq.iter() {
-                    if let Some(ph) = build_phase(&mut b, p) {
-                        phases.push(ph);
-                    }
-                }
-            }
-            _ => b.at(pos_of(node.span()), "`phases` must be a non-empty list", Some("each item has `kind:` (precheck, isolate, observe, validate or restore) and `steps:`".into())),
-        }
-    }
-    let mut guardrails = vec![];
-    if let Some(node) = rootm.get_node("guardrails") {
-        match node.as_sequence() {
-            Some(seq) => {
-                for g in seq.iter() {
-                    if let Some((step, f, e)) = build_step(&mut b, g, true) {
-                        guardrails.push(Guardrail {
-                            step,
-                            for_: f.unwrap_or(NonNegative(Duration::ZERO)),
-                            every: e.unwrap_or(Positive(Duration::from_secs(2))),
-                        });
-                    }
-                }
-            }
-            None => b.at(
-                pos_of(node.span()),
-                "`guardrails` must be a list of checks",
-                None,
-            ),
-        }
-    }
-    let mut metrics = vec![];
-    if let Some(node) = rootm.get_node("metrics") {
-        match node.as_mapping() {
-            Some(m) => {
-                for (k, v) in m.iter() {
-                    let pos = pos_of(k.span());
-                    let Some(raw) = b.de::<RawMetric>(v, &[]) else {
-                        continue;
-                    };
-                    let source = match (raw.from, raw.to, raw.value) {
-                        (Some(from), Some(to), None) => MetricSource::Between { from, to },
-                        (None, None, Some(record)) => MetricSource::Value {
-                            record,
-                            unit: raw.unit,
-                        },
-                        _ => {
-                            b.at(pos, format!("metric `{}` needs either `from:` and `to:` (markers) or `value:` (a recorded value)", k.as_str()), Some("for example `ttd: { from: isolated, to: alert_firing, target: \"<= 60s\" }`".into()));
-                            continue;
-                        }
-                    };
-                    if let Some(role) = raw.role
-                        && let Some(other) =
-                            metrics.iter().find(|m: &&MetricDef| m.role == Some(role))
-                    {
-                        b.at(pos, format!("metric `{}` has role `{role}`, which metric `{}` already has", k.as_str(), other.name), Some("each role (ttd, ttr, rto, rpo, catch_up, conflicts, lost_writes) names one metric of the drill: history and advice follow it".into()));
-                    }
-                    metrics.push(MetricDef {
-                        name: k.as_str().to_string(),
-                        source,
-                        target: raw.target,
-                        description: raw.description,
-                        role: raw.role,
-                        pos,
-                    });
-                }
-            }
-            None => b.at(
-                pos_of(node.span()),
-                "`metrics` must be a mapping of metric names",
-                None,
-            ),
-        }
-    }
-
-    let header = header.unwrap_or(Header {
-        name: None,
-        description: None,
-        hypothesis: None,
-        owner: None,
-        unattended: false,
-        deadline: None,
-        lease: None,
-        notify: vec![],
-        pushgateway: None,
-        prometheus: None,
-        alertmanager: None,
-        aws: None,
-        postgres: BTreeMap::new(),
-        lag_budgets: None,
-    });
-    let mut playbook = Playbook {
-        name: header.name.unwrap_or_default(),
-        description: header.description,
-        hypothesis: header.hypothesis,
-        owner: header.owner,
-        unattended: header.unattended,
-        deadline: header.deadline,
-        lease: header.lease.unwrap_or(Positive(Duration::from_secs(30))),
-        notify: header.notify.into_iter().chain(env_notify).collect(),
-        pushgateway: env_pushgateway.or(header.pushgateway),
-        environment,
-        vars: values,
-        connections: Connections {
-            prometheus: header.prometheus,
-            alertmanager: header.alertmanager,
-            aws: match (header.aws, env_aws) {
-                (Some(p), Some(e)) => Some(p.overlay(&e)),
-                (p, e) => p.or(e),
-            },
-            postgres: header.postgres,
-        },
-        phases,
-        guardrails,
-        metrics,
-        lag_budgets: header.lag_budgets,
-        path: file.clone(),
-        hash,
-        secrets: Default::default(),
-    };
-    if let Some(lb) = &playbook.lag_budgets {
-        let pos = rootm
-            .get_node("lag_budgets")
-            .map_or(Pos { line: 1, col: 1 }, |n| pos_of(n.span()));
-        if playbook.connections.prometheus.is_none() {
-            b.at(
-                pos,
-                "`lag_budgets` reads Prometheus, but the playbook has no `prometheus:` connection",
-                Some(
-                    "add `prometheus: { url: http://HOST:9090 }` at the top of the playbook".into(),
-                ),
-            );
-        }
-        if lb.classes.is_empty() {
-            b.at(
-                pos,
-                "`lag_budgets` lists no data class",
-                Some(
-                    "for example `classes: { credentials: { max_lag: 5s, action: alert } }`".into(),
-                ),
-            );
-        }
-    }
+    let mut playbook = build_playbook(&mut b, rootm, vars, &file, hash);
+    check_lag_budgets(&mut b, rootm, &playbook);
     if b.diags.is_empty() {
         validate(&mut b, &playbook);
     }
@@ -668,6 +293,103 @@ pub fn load_str(file: &str, src: String, opts: &LoadOptions) -> Result<Loaded, V
         secrets,
         source: src,
     })
+}
+
+/// Top-level keys are known; `name` and `phases` are there.
+fn check_top_level(b: &mut Builder<'_>, rootm: &MarkedMappingNode) {
+    b.check_keys(rootm, TOP_KEYS, "top-level");
+    if rootm.get_node("phases").is_none() {
+        b.at(
+            Pos { line: 1, col: 1 },
+            "missing `phases`",
+            Some(
+                "a playbook lists its phases: precheck, isolate, observe, validate, restore".into(),
+            ),
+        );
+    }
+    if rootm.get_node("name").is_none() {
+        b.at(
+            Pos { line: 1, col: 1 },
+            "missing `name`",
+            Some("add `name: my-drill` at the top".into()),
+        );
+    }
+}
+
+/// The typed playbook from the interpolated tree: the header's fields, the
+/// phases, guardrails and metrics, and what the environment file adds.
+fn build_playbook(
+    b: &mut Builder<'_>,
+    rootm: &MarkedMappingNode,
+    vars: Vars,
+    file: &str,
+    hash: String,
+) -> Playbook {
+    let header: Option<Header> = b.de(
+        &subset(rootm, |k| {
+            !matches!(k, "vars" | "secrets" | "phases" | "guardrails" | "metrics")
+                && !is_extension(k)
+        }),
+        &["vars", "secrets", "phases", "guardrails", "metrics"],
+    );
+    let phases = build_phases(b, rootm);
+    let guardrails = build_guardrails(b, rootm);
+    let metrics = build_metrics(b, rootm);
+    let header = header.unwrap_or_default();
+    let env = vars.env;
+    Playbook {
+        name: header.name.unwrap_or_default(),
+        description: header.description,
+        hypothesis: header.hypothesis,
+        owner: header.owner,
+        unattended: header.unattended,
+        deadline: header.deadline,
+        lease: header.lease.unwrap_or(Positive(Duration::from_secs(30))),
+        notify: header.notify.into_iter().chain(env.notify).collect(),
+        pushgateway: env.pushgateway.or(header.pushgateway),
+        environment: env.name,
+        vars: vars.values,
+        connections: Connections {
+            prometheus: header.prometheus,
+            alertmanager: header.alertmanager,
+            aws: match (header.aws, env.aws) {
+                (Some(p), Some(e)) => Some(p.overlay(&e)),
+                (p, e) => p.or(e),
+            },
+            postgres: header.postgres,
+        },
+        phases,
+        guardrails,
+        metrics,
+        lag_budgets: header.lag_budgets,
+        path: file.to_string(),
+        hash,
+        secrets: Default::default(),
+    }
+}
+
+/// `lag_budgets` reads Prometheus and names at least one data class.
+fn check_lag_budgets(b: &mut Builder<'_>, rootm: &MarkedMappingNode, playbook: &Playbook) {
+    let Some(lb) = &playbook.lag_budgets else {
+        return;
+    };
+    let pos = rootm
+        .get_node("lag_budgets")
+        .map_or(Pos { line: 1, col: 1 }, |n| pos_of(n.span()));
+    if playbook.connections.prometheus.is_none() {
+        b.at(
+            pos,
+            "`lag_budgets` reads Prometheus, but the playbook has no `prometheus:` connection",
+            Some("add `prometheus: { url: http://HOST:9090 }` at the top of the playbook".into()),
+        );
+    }
+    if lb.classes.is_empty() {
+        b.at(
+            pos,
+            "`lag_budgets` lists no data class",
+            Some("for example `classes: { credentials: { max_lag: 5s, action: alert } }`".into()),
+        );
+    }
 }
 
 #[cfg(test)]

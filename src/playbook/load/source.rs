@@ -9,8 +9,20 @@ pub const MAX_FILE_BYTES: u64 = 1 << 20;
 /// Deepest nesting accepted (flow `[`/`{` levels, or indentation levels).
 pub const MAX_DEPTH: usize = 64;
 
-/// Read a YAML input file, refusing what no playbook can be.
+/// Read a playbook or environment file, refusing what no playbook can be
+/// (also an empty file).
 pub fn read_source(path: &Path) -> Result<String, Diagnostic> {
+    let text = read_file(path)?;
+    if text.trim().is_empty() {
+        return Err(Diagnostic::file(path.display().to_string(), "is empty")
+            .with_hint("a playbook needs at least `name:` and `phases:`"));
+    }
+    Ok(text)
+}
+
+/// Read any YAML input file (playbook, environment file, simulator config):
+/// it exists, is a file of at most [`MAX_FILE_BYTES`], and is UTF-8.
+pub fn read_file(path: &Path) -> Result<String, Diagnostic> {
     let file = path.display().to_string();
     let meta = std::fs::metadata(path).map_err(|e| {
         let msg = if e.kind() == std::io::ErrorKind::NotFound {
@@ -52,14 +64,11 @@ pub fn read_source(path: &Path) -> Result<String, Diagnostic> {
             .with_hint("save the file as UTF-8"));
         }
     };
-    if text.trim().is_empty() {
-        return Err(Diagnostic::file(&file, "is empty")
-            .with_hint("a playbook needs at least `name:` and `phases:`"));
-    }
     Ok(text)
 }
 
-/// Parse YAML text into a node tree with positions; rejects tabs used for
+/// Parse YAML text into a node tree with positions (the one YAML front end
+/// of playbooks, environment files, simulator configs and rule files); rejects tabs used for
 /// indentation, duplicate keys, tags and nesting deeper than [`MAX_DEPTH`].
 /// Anchors, aliases and merge keys are expanded, bounded in size
 /// (`super::yaml`).

@@ -65,8 +65,9 @@ pub(super) fn validate(b: &mut Builder<'_>, pb: &Playbook) {
         if let Some(r) = &s.record {
             records.extend(s.spec.recorded_names(r));
         }
-        for (msg, hint) in s.spec.problems(pb) {
-            b.at(s.pos, format!("step `{}`: {msg}", s.name), hint);
+        for p in s.spec.problems(pb) {
+            let message = format!("step `{}`: {}", s.name, p.message);
+            b.problem(s.pos, Problem { message, ..p });
         }
     }
     for m in &pb.metrics {
@@ -74,12 +75,9 @@ pub(super) fn validate(b: &mut Builder<'_>, pb: &Playbook) {
             MetricSource::Between { from, to } => {
                 for marker in [from, to] {
                     if !markers.contains_key(marker.as_str()) {
-                        let hint = match did_you_mean(marker, markers.keys().copied()) {
-                            Some(s) => format!("did you mean `{s}`?"),
-                            None => {
-                                format!("set it with `mark: {marker}` on the step that reaches it")
-                            }
-                        };
+                        let hint = suggest(marker, markers.keys().copied(), || {
+                            format!("set it with `mark: {marker}` on the step that reaches it")
+                        });
                         b.at(
                             m.pos,
                             format!(
@@ -93,10 +91,9 @@ pub(super) fn validate(b: &mut Builder<'_>, pb: &Playbook) {
             }
             MetricSource::Value { record, .. } => {
                 if !records.contains(record.as_str()) {
-                    let hint = match did_you_mean(record, records.iter().map(|s| s.as_str())) {
-                        Some(s) => format!("did you mean `{s}`?"),
-                        None => format!("add `record: {record}` to the step that measures it"),
-                    };
+                    let hint = suggest(record, records.iter().map(|s| s.as_str()), || {
+                        format!("add `record: {record}` to the step that measures it")
+                    });
                     b.at(
                         m.pos,
                         format!(
@@ -183,10 +180,7 @@ pub(super) fn validate(b: &mut Builder<'_>, pb: &Playbook) {
                 match (&s.irreversible, has_undo) {
                         (None, false) => b.at(s.pos, format!("step `{}` changes something and has no undo", s.name), Some("add `undo:` with the command that reverses it, mark it `read_only: true` if it changes nothing, or declare `irreversible: { reason: ..., covered_by: <restore step> }`".into())),
                         (Some(irr), _) if !restore_steps.contains(irr.covered_by.as_str()) => {
-                            let hint = match did_you_mean(&irr.covered_by, restore_steps.iter().copied()) {
-                                Some(s) => format!("did you mean `{s}`?"),
-                                None => "name a step of the restore phase (often a manual step) that covers it".into(),
-                            };
+                            let hint = suggest(&irr.covered_by, restore_steps.iter().copied(), || "name a step of the restore phase (often a manual step) that covers it".into());
                             b.at(s.pos, format!("step `{}` is irreversible but `covered_by: {}` is not a restore-phase step", s.name, irr.covered_by), Some(hint));
                         }
                         _ => {}
@@ -200,10 +194,9 @@ pub(super) fn validate(b: &mut Builder<'_>, pb: &Playbook) {
                         Some("move it to the restore phase".into()),
                     );
                 } else if u.of != "all" && !mutating_so_far.contains(u.of.as_str()) {
-                    let hint = match did_you_mean(&u.of, mutating_so_far.iter().copied()) {
-                        Some(s) => format!("did you mean `{s}`?"),
-                        None => "name an earlier step that changes something, or `all`".into(),
-                    };
+                    let hint = suggest(&u.of, mutating_so_far.iter().copied(), || {
+                        "name an earlier step that changes something, or `all`".into()
+                    });
                     b.at(
                         s.pos,
                         format!(
@@ -216,8 +209,8 @@ pub(super) fn validate(b: &mut Builder<'_>, pb: &Playbook) {
             }
         }
     }
-    for (pos, msg, hint) in spec::prometheus::validate(pb) {
-        b.at(pos, msg, hint);
+    for p in spec::prometheus::validate(pb) {
+        b.problem(Pos::default(), p);
     }
     for g in &pb.guardrails {
         if g.step.spec.effect() != Effect::ReadOnly {

@@ -18,11 +18,11 @@ struct Group {
     both: &'static str,
     /// Text the diagnostic contains.
     says: &'static str,
-    /// Line of the diagnostic (the step is on line 6 unless `top` moves it).
+    /// Line of the diagnostic (the step is on line 5 unless `top` moves it).
     at: usize,
 }
 
-const STEP_LINE: usize = 6;
+const STEP_LINE: usize = 5;
 
 const GROUPS: &[Group] = &[
     Group {

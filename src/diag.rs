@@ -113,6 +113,20 @@ pub fn did_you_mean<'a>(
         .map(|(_, c)| c)
 }
 
+/// The hint for an unknown name: "did you mean `x`?" when a candidate is
+/// close enough to be a typo, otherwise `otherwise()` (often the list of
+/// what is accepted). Every did-you-mean in gameday goes through here.
+pub fn suggest<'a>(
+    word: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+    otherwise: impl FnOnce() -> String,
+) -> String {
+    match did_you_mean(word, candidates) {
+        Some(s) => format!("did you mean `{s}`?"),
+        None => otherwise(),
+    }
+}
+
 /// Render a list of diagnostics, one block per problem, separated by blank lines.
 pub fn render_all(diags: &[Diagnostic]) -> String {
     diags

@@ -59,10 +59,9 @@ pub fn explain(a: ExplainArgs) -> i32 {
             exit::PASSED
         }
         None => {
-            let hint = match crate::diag::did_you_mean(&a.kind, kinds::ALL.iter().map(|k| k.kind)) {
-                Some(s) => format!("did you mean `{s}`?"),
-                None => "`gameday kinds` lists them".into(),
-            };
+            let hint = crate::diag::suggest(&a.kind, kinds::ALL.iter().map(|k| k.kind), || {
+                "`gameday kinds` lists them".into()
+            });
             eprintln!(
                 "gameday explain: `{}` is not a step kind\n  = hint: {hint}",
                 a.kind

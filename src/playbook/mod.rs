@@ -8,6 +8,8 @@ pub mod kinds;
 pub mod load;
 pub mod model;
 pub mod notify;
+pub mod pattern;
+pub mod problem;
 pub mod reference;
 pub mod role;
 pub mod schema;

@@ -103,7 +103,7 @@ pub fn rule_names() -> Vec<&'static str> {
 
 /// Parse a Prometheus rules file restricted to `<gauge> <op> <number>` exprs.
 pub fn parse_rules(text: &str) -> Result<Vec<Rule>, String> {
-    let root = marked_yaml::parse_yaml(0, text).map_err(|e| e.to_string())?;
+    let root = crate::playbook::load::parse_yaml("rules.yml", text).map_err(|d| d.to_string())?;
     let groups = root
         .as_mapping()
         .and_then(|m| m.get_sequence("groups"))

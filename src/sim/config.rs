@@ -1,5 +1,7 @@
 //! The simulator's configuration: typed, with defaults for everything, loaded
-//! from YAML with a position on every error.
+//! from YAML with a position on every error. The file goes through the
+//! playbook loader's front end (`playbook::load::{read_file, parse_yaml}`):
+//! the same size, tab and nesting checks, and anchors and merge keys.
 //!
 //! Every key is optional; an empty file (or no file) gives [`SimConfig::default`].
 //! Keys are snake_case (the fault names match the ones drills talk about,
@@ -29,6 +31,7 @@ use marked_yaml::{Node, Span};
 use serde::{Deserialize, Serialize};
 
 use crate::diag::{self, Diagnostic};
+use crate::playbook::load::{MAX_FILE_BYTES, parse_yaml};
 
 /// Where users live, which decides where their data may be stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -192,14 +195,8 @@ pub const MAX_REGIONS: usize = 8;
 /// Load and validate a simulator config file. Every problem found is reported,
 /// each at its `path:line:col`.
 pub fn load(path: &Path) -> Result<SimConfig, Vec<Diagnostic>> {
-    let file = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        vec![Diagnostic::file(
-            &file,
-            format!("cannot read simulator config: {e}"),
-        )]
-    })?;
-    parse(&file, &text)
+    let text = crate::playbook::load::read_file(path).map_err(|d| vec![d])?;
+    parse(&path.display().to_string(), &text)
 }
 
 /// Parse a simulator config from text; `file` names it in diagnostics.
@@ -208,10 +205,10 @@ pub fn parse(file: &str, text: &str) -> Result<SimConfig, Vec<Diagnostic>> {
     if text.trim().is_empty() {
         return Ok(cfg);
     }
-    let root = match marked_yaml::parse_yaml(0, text) {
-        Ok(n) => n,
-        Err(e) => return Err(vec![load_error(file, text, &e)]),
-    };
+    if text.len() as u64 > MAX_FILE_BYTES {
+        return Err(vec![Diagnostic::file(file, "is larger than 1 MiB")]);
+    }
+    let root = parse_yaml(file, text).map_err(|d| vec![d])?;
     let mut p = Parser {
         file,
         src: text,
@@ -223,34 +220,6 @@ pub fn parse(file: &str, text: &str) -> Result<SimConfig, Vec<Diagnostic>> {
     } else {
         Err(p.diags)
     }
-}
-
-fn load_error(file: &str, text: &str, e: &marked_yaml::LoadError) -> Diagnostic {
-    use marked_yaml::LoadError as E;
-    let (m, msg) = match e {
-        E::TopLevelMustBeMapping(m) => (
-            m,
-            "the simulator config must be a mapping of keys".to_string(),
-        ),
-        E::TopLevelMustBeSequence(m) => (m, "unexpected top-level sequence".to_string()),
-        E::UnexpectedAnchor(m) => (m, "YAML anchors are not supported".to_string()),
-        E::MappingKeyMustBeScalar(m) => (m, "mapping keys must be plain strings".to_string()),
-        E::UnexpectedTag(m) => (m, "YAML tags are not supported".to_string()),
-        E::ScanError(m, s) => (m, format!("invalid YAML: {s}")),
-        E::DuplicateKey(d) => match d.key.span().start() {
-            Some(m) => {
-                return Diagnostic::at(
-                    file,
-                    text,
-                    m.line(),
-                    m.column(),
-                    format!("duplicate key `{}`", d.key.as_str()),
-                );
-            }
-            None => return Diagnostic::file(file, format!("duplicate key `{}`", d.key.as_str())),
-        },
-    };
-    Diagnostic::at(file, text, m.line(), m.column(), msg)
 }
 
 struct Parser<'a> {
@@ -289,9 +258,9 @@ impl Parser<'_> {
         for (k, v) in map.iter() {
             let key = k.as_str();
             if !known.is_empty() && !known.contains(&key) {
-                let hint = diag::did_you_mean(key, known.iter().copied())
-                    .map(|s| format!("did you mean `{s}`?"))
-                    .unwrap_or_else(|| format!("known keys: {}", known.join(", ")));
+                let hint = diag::suggest(key, known.iter().copied(), || {
+                    format!("known keys: {}", known.join(", "))
+                });
                 let d = self.err(k.span(), format!("unknown key `{key}` in `{what}`"));
                 d.hint = Some(hint);
                 continue;
@@ -386,9 +355,9 @@ impl Parser<'_> {
 
     fn unknown_region(&mut self, span: &Span, name: &str, regions: &[RegionConfig]) {
         let names: Vec<&str> = regions.iter().map(|r| r.name.as_str()).collect();
-        let hint = diag::did_you_mean(name, names.iter().copied())
-            .map(|s| format!("did you mean `{s}`?"))
-            .unwrap_or_else(|| format!("configured regions: {}", names.join(", ")));
+        let hint = diag::suggest(name, names.iter().copied(), || {
+            format!("configured regions: {}", names.join(", "))
+        });
         self.err(span, format!("unknown region `{name}`")).hint = Some(hint);
     }
 
@@ -560,9 +529,9 @@ impl Parser<'_> {
                         "routing" => cfg.isolation_mode = IsolationMode::Routing,
                         "partition" => cfg.isolation_mode = IsolationMode::Partition,
                         other => {
-                            let hint = diag::did_you_mean(other, ["routing", "partition"])
-                                .map(|s| format!("did you mean `{s}`?"))
-                                .unwrap_or_else(|| "use routing or partition".into());
+                            let hint = diag::suggest(other, ["routing", "partition"], || {
+                                "use routing or partition".into()
+                            });
                             self.err(v.span(), format!("unknown isolation mode `{other}`"))
                                 .hint = Some(hint);
                         }
@@ -663,11 +632,9 @@ impl Parser<'_> {
                                 .and_then(|s| s.get(i))
                                 .map(|n| *n.span())
                                 .unwrap_or_else(|| *v.span());
-                            let hint = diag::did_you_mean(n, known_alerts.iter().copied())
-                                .map(|s| format!("did you mean `{s}`?"))
-                                .unwrap_or_else(|| {
-                                    format!("alerts: {} (or * for all)", known_alerts.join(", "))
-                                });
+                            let hint = diag::suggest(n, known_alerts.iter().copied(), || {
+                                format!("alerts: {} (or * for all)", known_alerts.join(", "))
+                            });
                             self.err(&span, format!("unknown alert `{n}`")).hint = Some(hint);
                         }
                     }

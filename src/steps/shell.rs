@@ -4,7 +4,7 @@
 //! then SIGKILL.
 
 use super::{Outcome, PlanCtx, PlannedCall, Step, StepCtx, StepError, Undo, UndoAction};
-use crate::playbook::spec::shell::{ShellCommand, ShellSpec};
+use crate::playbook::spec::shell::{Program, ShellCommand, ShellSpec};
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -28,14 +28,14 @@ pub struct ShellUndo {
     pub env: BTreeMap<String, String>,
 }
 
-fn describe(argv: &Option<Vec<String>>, script: &Option<String>) -> String {
-    match (argv, script) {
-        (Some(a), _) => a
+fn describe(program: &Program) -> String {
+    match program {
+        Program::Argv(a) => a
             .iter()
             .map(|s| shell_quote(s))
             .collect::<Vec<_>>()
             .join(" "),
-        (None, Some(s)) => {
+        Program::Script(s) => {
             let first = s
                 .lines()
                 .find(|l| !l.trim().is_empty())
@@ -48,7 +48,6 @@ fn describe(argv: &Option<Vec<String>>, script: &Option<String>) -> String {
             };
             format!("/bin/sh -c '{first}{more}'")
         }
-        (None, None) => "(no command)".into(),
     }
 }
 
@@ -101,12 +100,12 @@ fn environment_with_secrets(
 impl Step for ShellSpec {
     fn plan(&self, _ctx: &PlanCtx) -> Vec<PlannedCall> {
         vec![PlannedCall {
-            call: format!("run {}", describe(&self.argv, &self.script)),
+            call: format!("run {}", describe(&self.command.program)),
             undo: if self.read_only {
                 None
             } else {
                 Some(match &self.undo {
-                    Some(u) => format!("run {}", describe(&u.argv, &u.script)),
+                    Some(u) => format!("run {}", describe(&u.program)),
                     None => "no automatic undo".into(),
                 })
             },
@@ -122,7 +121,7 @@ impl Step for ShellSpec {
         };
         let env = environment(ctx, &cmd.env);
         let undo = Undo {
-            description: format!("run {}", describe(&cmd.argv, &cmd.script)),
+            description: format!("run {}", describe(&cmd.program)),
             action: UndoAction::Shell(ShellUndo {
                 command: cmd.clone(),
                 env,
@@ -136,15 +135,10 @@ impl Step for ShellSpec {
     }
 
     async fn run(&self, ctx: &StepCtx) -> Result<Outcome, StepError> {
-        let cmd = ShellCommand {
-            argv: self.argv.clone(),
-            script: self.script.clone(),
-            env: self.env.clone(),
-            cwd: self.cwd.clone(),
-        };
-        let env = environment_with_secrets(ctx, &self.env);
+        let cmd = &self.command;
+        let env = environment_with_secrets(ctx, &cmd.env);
         let grace = self.grace.map(|g| g.get()).unwrap_or(DEFAULT_GRACE);
-        let out = run_command(&cmd, &env, grace, ctx).await?;
+        let out = run_command(cmd, &env, grace, ctx).await?;
         let expected = self.expect_exit.unwrap_or(0);
         let mut ok = out.code == Some(expected);
         let mut summary = match out.code {
@@ -158,12 +152,7 @@ impl Step for ShellSpec {
             }
         }
         if let Some(pat) = &self.stdout_matches {
-            let re = regex::Regex::new(pat).map_err(|e| {
-                StepError::fatal(format!(
-                    "stdout_matches is not a valid regular expression: {e}"
-                ))
-            })?;
-            if !re.is_match(&out.stdout) {
+            if !pat.is_match(&out.stdout) {
                 ok = false;
                 summary.push_str(&format!("; stdout does not match /{pat}/"));
             }
@@ -173,7 +162,7 @@ impl Step for ShellSpec {
             value: out.code.map(f64::from),
             summary,
             evidence: json!({
-                "command": describe(&self.argv, &self.script),
+                "command": describe(&self.command.program),
                 "exit_code": out.code,
                 "stdout": out.stdout,
                 "stderr": out.stderr,
@@ -199,7 +188,7 @@ impl ShellUndo {
             Some(0) => Ok(format!("exit 0 in {} ms", out.millis)),
             other => Err(StepError::retryable(format!(
                 "undo command {} exited with {}: {}",
-                describe(&self.command.argv, &self.command.script),
+                describe(&self.command.program),
                 other.map_or("a signal".to_string(), |c| c.to_string()),
                 out.stderr.trim()
             ))),
@@ -307,21 +296,19 @@ async fn run_command(
     grace: Duration,
     ctx: &StepCtx,
 ) -> Result<CommandOutput, StepError> {
-    let mut command = match (&cmd.argv, &cmd.script) {
-        (Some(argv), None) if !argv.is_empty() => {
-            let mut c = tokio::process::Command::new(&argv[0]);
-            c.args(&argv[1..]);
+    let mut command = match &cmd.program {
+        Program::Argv(argv) => {
+            let Some((program, args)) = argv.split_first() else {
+                return Err(StepError::fatal("a shell command's `argv` is empty"));
+            };
+            let mut c = tokio::process::Command::new(program);
+            c.args(args);
             c
         }
-        (None, Some(script)) => {
+        Program::Script(script) => {
             let mut c = tokio::process::Command::new("/bin/sh");
             c.arg("-c").arg(script);
             c
-        }
-        _ => {
-            return Err(StepError::fatal(
-                "a shell step needs exactly one of `argv` (non-empty) or `script`",
-            ));
         }
     };
     command
@@ -335,7 +322,7 @@ async fn run_command(
         command.current_dir(dir);
     }
     let started = Instant::now();
-    let what = describe(&cmd.argv, &cmd.script);
+    let what = describe(&cmd.program);
     let mut child = command
         .spawn()
         .map_err(|e| StepError::fatal(format!("cannot start {what}: {e}")))?;

@@ -12,6 +12,7 @@ mod crash;
 mod data;
 mod deploy;
 mod engine;
+mod exclusive;
 mod fuzz;
 mod guard;
 mod notify;

@@ -322,8 +322,8 @@ fn yes() -> bool {
 
 impl CanarySpec {
     /// Problems a loaded playbook's canary step can have.
-    pub fn problems(&self) -> Vec<String> {
-        let mut p = vec![];
+    pub fn problems(&self) -> Vec<crate::playbook::problem::Problem> {
+        let mut p: Vec<String> = vec![];
         match (&self.http, &self.postgres) {
             (Some(_), Some(_)) | (None, None) => {
                 p.push("a canary writes through exactly one of `http:` or `postgres:`".to_string())
@@ -402,7 +402,9 @@ impl CanarySpec {
                 ));
             }
         }
-        p
+        p.into_iter()
+            .map(crate::playbook::problem::Problem::new)
+            .collect()
     }
 
     /// The connections a PostgreSQL canary names.

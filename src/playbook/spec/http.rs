@@ -55,7 +55,7 @@ pub struct HttpExpect {
     pub json: BTreeMap<String, String>,
     /// A regular expression the body must match.
     #[serde(default)]
-    pub body_matches: Option<String>,
+    pub body_matches: Option<crate::playbook::pattern::Pattern>,
     /// Latency bound, such as `< 500ms`.
     #[serde(default)]
     pub latency: Option<Comparison>,

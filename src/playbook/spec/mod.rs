@@ -20,6 +20,7 @@ pub mod undo;
 pub mod wait;
 
 use super::model::Playbook;
+use super::problem::Problem;
 use marked_yaml::Node;
 use serde::Serialize;
 
@@ -178,24 +179,25 @@ impl StepSpec {
     }
 
     /// Problems with a step's own fields and with what it names elsewhere in
-    /// the playbook (connections, other steps): message and hint.
-    pub fn problems(&self, pb: &Playbook) -> Vec<(String, Option<String>)> {
-        let mut out: Vec<(String, Option<String>)> = vec![];
+    /// the playbook (connections, other steps), at the step unless they say.
+    pub fn problems(&self, pb: &Playbook) -> Vec<Problem> {
+        let mut out: Vec<Problem> = vec![];
         let connections: Vec<&str> = pb.connections.postgres.keys().map(|s| s.as_str()).collect();
-        let need_connection = |name: &str, out: &mut Vec<(String, Option<String>)>| {
+        let need_connection = |name: &str, out: &mut Vec<Problem>| {
             if !pb.connections.postgres.contains_key(name) {
-                let hint = match crate::diag::did_you_mean(name, connections.iter().copied()) {
-                    Some(s) => format!("did you mean `{s}`?"),
-                    None if connections.is_empty() => format!(
-                        "declare it at the top level: `postgres: {{ {name}: {{ env: PG_{}_DSN }} }}`",
-                        name.to_ascii_uppercase()
-                    ),
-                    None => format!("connections are: {}", connections.join(", ")),
-                };
-                out.push((
-                    format!("no PostgreSQL connection named `{name}`"),
-                    Some(hint),
-                ));
+                let hint = crate::diag::suggest(name, connections.iter().copied(), || {
+                    if connections.is_empty() {
+                        format!(
+                            "declare it at the top level: `postgres: {{ {name}: {{ env: PG_{}_DSN }} }}`",
+                            name.to_ascii_uppercase()
+                        )
+                    } else {
+                        format!("connections are: {}", connections.join(", "))
+                    }
+                });
+                out.push(
+                    Problem::new(format!("no PostgreSQL connection named `{name}`")).hint(hint),
+                );
             }
         };
         let canaries: Vec<(&str, &canary::CanarySpec)> = pb
@@ -205,20 +207,19 @@ impl StepSpec {
                 _ => None,
             })
             .collect();
-        let find_canary = |name: &str, out: &mut Vec<(String, Option<String>)>| {
+        let find_canary = |name: &str, out: &mut Vec<Problem>| {
             let found = canaries.iter().find(|(n, _)| *n == name).map(|(_, c)| *c);
             if found.is_none() {
-                let hint = match crate::diag::did_you_mean(name, canaries.iter().map(|(n, _)| *n)) {
-                    Some(s) => format!("did you mean `{s}`?"),
-                    None => "name the step of kind `canary` that starts the writer".into(),
-                };
-                out.push((format!("no `canary` step named `{name}`"), Some(hint)));
+                let hint = crate::diag::suggest(name, canaries.iter().map(|(n, _)| *n), || {
+                    "name the step of kind `canary` that starts the writer".into()
+                });
+                out.push(Problem::new(format!("no `canary` step named `{name}`")).hint(hint));
             }
             found
         };
         match self {
             StepSpec::Canary(c) => {
-                out.extend(c.problems().into_iter().map(|m| (m, None)));
+                out.extend(c.problems());
                 for name in c.connections() {
                     need_connection(name, &mut out);
                 }
@@ -229,21 +230,15 @@ impl StepSpec {
                         (Some(_), Some(conn), true) if r.stream.is_none() => {
                             need_connection(conn, &mut out)
                         }
-                        (Some(_), _, _) => out.push((
-                            "a PostgreSQL canary is retargeted with `connection:` alone".into(),
-                            None,
-                        )),
+                        (Some(_), _, _) => out.push(Problem::new("a PostgreSQL canary is retargeted with `connection:` alone")),
                         (None, None, false) => {
                             if let Some(st) = &r.stream
                                 && !c.streams.iter().any(|s| &s.name == st)
                             {
-                                out.push((format!("canary `{}` has no stream `{st}`", r.canary), None));
+                                out.push(Problem::new(format!("canary `{}` has no stream `{st}`", r.canary)));
                             }
                         }
-                        (None, _, _) => out.push((
-                            "an HTTP canary is retargeted with `write_in:` (and optionally `stream:`)".into(),
-                            None,
-                        )),
+                        (None, _, _) => out.push(Problem::new("an HTTP canary is retargeted with `write_in:` (and optionally `stream:`)")),
                     }
                 }
             }
@@ -254,17 +249,14 @@ impl StepSpec {
                 let c = find_canary(&v.canary, &mut out);
                 for k in v.expect.keys() {
                     if !canary::VERIFY_COUNTS.contains(&k.as_str()) {
-                        let hint = match crate::diag::did_you_mean(
-                            k,
-                            canary::VERIFY_COUNTS.iter().copied(),
-                        ) {
-                            Some(s) => format!("did you mean `{s}`?"),
-                            None => format!("counts are: {}", canary::VERIFY_COUNTS.join(", ")),
-                        };
-                        out.push((
-                            format!("`expect.{k}` is not a canary-verify count"),
-                            Some(hint),
-                        ));
+                        let hint =
+                            crate::diag::suggest(k, canary::VERIFY_COUNTS.iter().copied(), || {
+                                format!("counts are: {}", canary::VERIFY_COUNTS.join(", "))
+                            });
+                        out.push(
+                            Problem::new(format!("`expect.{k}` is not a canary-verify count"))
+                                .hint(hint),
+                        );
                     }
                 }
                 if c.is_some_and(|c| c.postgres.is_some()) {
@@ -274,21 +266,15 @@ impl StepSpec {
                 }
             }
             StepSpec::Residency(r) => {
-                out.extend(r.problems().into_iter().map(|m| (m, None)));
+                out.extend(r.problems());
                 if let Some(rb) = &r.read_back
                     && let Some(c) = find_canary(&rb.canary, &mut out)
                     && !c.streams.iter().any(|s| !s.absent_in.is_empty())
                 {
-                    out.push((
-                        format!("canary `{}` has no stream with `absent_in:`, so there is nothing to read back", rb.canary),
-                        Some("add `absent_in: [us-east-1]` to the stream written for EU users".into()),
-                    ));
+                    out.push(Problem::new(format!("canary `{}` has no stream with `absent_in:`, so there is nothing to read back", rb.canary)).hint("add `absent_in: [us-east-1]` to the stream written for EU users"));
                 }
                 if r.traffic.is_some() && pb.connections.prometheus.is_none() {
-                    out.push((
-                        "`traffic` is read from Prometheus, and the playbook has no `prometheus:` connection".into(),
-                        Some("add `prometheus: { url: http://HOST:9090 }` at the top level".into()),
-                    ));
+                    out.push(Problem::new("`traffic` is read from Prometheus, and the playbook has no `prometheus:` connection").hint("add `prometheus: { url: http://HOST:9090 }` at the top level"));
                 }
             }
             StepSpec::Conflicts(c) => {

@@ -37,6 +37,7 @@
 
 use crate::playbook::duration::Positive;
 use crate::playbook::expect::Comparison;
+use crate::playbook::problem::Problem;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -338,63 +339,55 @@ fn baseline_problem(
     w: &PrometheusWindowSpec,
     phases: &[&str],
     markers: &[&str],
-) -> Option<(String, String)> {
+) -> Option<Problem> {
     let Some(b) = &w.baseline else {
-        return Some((
-            "`max_ratio` and `max_increase` compare with a baseline, but there is no `baseline:`".into(),
-            "add `baseline: { window: precheck }` or `baseline: { before: isolated, duration: 1h }`".into(),
-        ));
+        return Some(
+            Problem::new("`max_ratio` and `max_increase` compare with a baseline, but there is no `baseline:`")
+                .hint("add `baseline: { window: precheck }` or `baseline: { before: isolated, duration: 1h }`"),
+        );
     };
     if w.max_ratio.is_none() && w.max_increase.is_none() {
-        return Some((
-            "`baseline:` needs a judgement: `max_ratio` or `max_increase` (or both)".into(),
-            "for example `max_ratio: 2` (at most twice the baseline)".into(),
-        ));
+        return Some(
+            Problem::new("`baseline:` needs a judgement: `max_ratio` or `max_increase` (or both)")
+                .hint("for example `max_ratio: 2` (at most twice the baseline)"),
+        );
     }
     if w.expect.is_some() {
-        return Some((
-            "`expect` and a baseline judgement cannot be combined".into(),
-            "keep `max_ratio`/`max_increase`, or drop `baseline:` and use `expect`".into(),
-        ));
+        return Some(
+            Problem::new("`expect` and a baseline judgement cannot be combined")
+                .hint("keep `max_ratio`/`max_increase`, or drop `baseline:` and use `expect`"),
+        );
     }
     if w.max_ratio.is_some_and(|r| !(r.is_finite() && r > 0.0))
         || w.max_increase.is_some_and(|i| !(i.is_finite() && i >= 0.0))
     {
-        return Some((
-            "`max_ratio` must be above 0 and `max_increase` at least 0".into(),
-            "for example `max_ratio: 2` or `max_increase: 0.001`".into(),
-        ));
+        return Some(
+            Problem::new("`max_ratio` must be above 0 and `max_increase` at least 0")
+                .hint("for example `max_ratio: 2` or `max_increase: 0.001`"),
+        );
     }
     match (&b.window, &b.before, &b.duration) {
-        (Some(win), None, None) if !phases.contains(&win.as_str()) => Some((
-            format!("baseline window `{win}` is not a phase of this playbook"),
-            match crate::diag::did_you_mean(win, phases.iter().copied()) {
-                Some(x) => format!("did you mean `{x}`?"),
-                None => format!("phases here are: {}", phases.join(", ")),
-            },
-        )),
+        (Some(win), None, None) if !phases.contains(&win.as_str()) => Some(
+            Problem::new(format!("baseline window `{win}` is not a phase of this playbook"))
+                .hint(crate::diag::suggest(win, phases.iter().copied(), || format!("phases here are: {}", phases.join(", ")))),
+        ),
         (Some(_), None, None) => None,
-        (None, Some(m), Some(_)) if !markers.contains(&m.as_str()) => Some((
-            format!("baseline before marker `{m}`, which no step sets"),
-            match crate::diag::did_you_mean(m, markers.iter().copied()) {
-                Some(x) => format!("did you mean `{x}`?"),
-                None => "name a marker set with `mark:`, such as `isolated`".into(),
-            },
-        )),
+        (None, Some(m), Some(_)) if !markers.contains(&m.as_str()) => Some(
+            Problem::new(format!("baseline before marker `{m}`, which no step sets"))
+                .hint(crate::diag::suggest(m, markers.iter().copied(), || "name a marker set with `mark:`, such as `isolated`".into())),
+        ),
         (None, Some(_), Some(_)) => None,
-        _ => Some((
-            "`baseline:` needs either `window:` (a phase) or `before:` (a marker) with `duration:`".into(),
-            "for example `baseline: { window: precheck }` or `baseline: { before: isolated, duration: 1h }`".into(),
-        )),
+        _ => Some(
+            Problem::new("`baseline:` needs either `window:` (a phase) or `before:` (a marker) with `duration:`")
+                .hint("for example `baseline: { window: precheck }` or `baseline: { before: isolated, duration: 1h }`"),
+        ),
     }
 }
 
 /// Cross-checks of the Prometheus step kinds against the rest of the
 /// playbook: the connection they need is declared, windows name a phase,
 /// `after:` names a marker, chart names are file names.
-pub fn validate(
-    pb: &crate::playbook::Playbook,
-) -> Vec<(crate::playbook::Pos, String, Option<String>)> {
+pub fn validate(pb: &crate::playbook::Playbook) -> Vec<Problem> {
     use super::StepSpec;
     let mut out = vec![];
     let markers: Vec<&str> = pb
@@ -415,94 +408,60 @@ pub fn validate(
             _ => false,
         };
         if needs_prometheus && pb.connections.prometheus.is_none() {
-            out.push((
-                s.pos,
-                format!(
+            out.push(Problem::at(s.pos, format!(
                     "step `{}` reads Prometheus, but the playbook has no `prometheus:` connection",
                     s.name
-                ),
-                Some(
-                    "add `prometheus: { url: http://HOST:9090 }` at the top of the playbook".into(),
-                ),
-            ));
+                )).hint("add `prometheus: { url: http://HOST:9090 }` at the top of the playbook"));
         }
         if let StepSpec::PrometheusWindow(w) = &s.spec
             && (w.baseline.is_some() || w.max_ratio.is_some() || w.max_increase.is_some())
-            && let Some((msg, hint)) = baseline_problem(w, &phases, &markers)
+            && let Some(p) = baseline_problem(w, &phases, &markers)
         {
-            out.push((s.pos, format!("step `{}`: {msg}", s.name), Some(hint)));
+            out.push(Problem {
+                pos: Some(s.pos),
+                message: format!("step `{}`: {}", s.name, p.message),
+                ..p
+            });
         }
         match &s.spec {
             StepSpec::Alert(a) => {
                 if a.source == AlertSource::Alertmanager && pb.connections.alertmanager.is_none() {
-                    out.push((
-                        s.pos,
-                        format!("step `{}` reads Alertmanager, but the playbook has no `alertmanager:` connection", s.name),
-                        Some("add `alertmanager: { url: http://HOST:9093 }` at the top of the playbook, or use `source: prometheus`".into()),
-                    ));
+                    out.push(Problem::at(s.pos, format!("step `{}` reads Alertmanager, but the playbook has no `alertmanager:` connection", s.name)).hint("add `alertmanager: { url: http://HOST:9093 }` at the top of the playbook, or use `source: prometheus`"));
                 }
                 if let Some(m) = &a.after
                     && !markers.contains(&m.as_str())
                 {
-                    let hint = match crate::diag::did_you_mean(m, markers.iter().copied()) {
-                        Some(x) => format!("did you mean `{x}`?"),
-                        None => "name a marker set with `mark:` by an earlier step".into(),
-                    };
-                    out.push((
-                        s.pos,
-                        format!(
+                    let hint = crate::diag::suggest(m, markers.iter().copied(), || "name a marker set with `mark:` by an earlier step".into());
+                    out.push(Problem::at(s.pos, format!(
                             "step `{}` waits for alerts after marker `{m}`, which no step sets",
                             s.name
-                        ),
-                        Some(hint),
-                    ));
+                        )).hint(hint));
                 }
             }
             StepSpec::PrometheusWindow(w) => match (&w.window, &w.since) {
                 (Some(win), None) if !phases.contains(&win.as_str()) => {
-                    let hint = match crate::diag::did_you_mean(win, phases.iter().copied()) {
-                        Some(x) => format!("did you mean `{x}`?"),
-                        None => format!("phases here are: {}", phases.join(", ")),
-                    };
-                    out.push((s.pos, format!("step `{}` measures over window `{win}`, which is not a phase of this playbook", s.name), Some(hint)));
+                    let hint = crate::diag::suggest(win, phases.iter().copied(), || format!("phases here are: {}", phases.join(", ")));
+                    out.push(Problem::at(s.pos, format!("step `{}` measures over window `{win}`, which is not a phase of this playbook", s.name)).hint(hint));
                 }
                 (None, Some(m)) if !markers.contains(&m.as_str()) => {
-                    let hint = match crate::diag::did_you_mean(m, markers.iter().copied()) {
-                        Some(x) => format!("did you mean `{x}`?"),
-                        None => "name a marker set with `mark:` by an earlier step".into(),
-                    };
-                    out.push((
-                        s.pos,
-                        format!(
+                    let hint = crate::diag::suggest(m, markers.iter().copied(), || "name a marker set with `mark:` by an earlier step".into());
+                    out.push(Problem::at(s.pos, format!(
                             "step `{}` measures since marker `{m}`, which no step sets",
                             s.name
-                        ),
-                        Some(hint),
-                    ));
+                        )).hint(hint));
                 }
-                (Some(_), Some(_)) | (None, None) => out.push((
-                    s.pos,
-                    format!(
+                (Some(_), Some(_)) | (None, None) => out.push(Problem::at(s.pos, format!(
                         "step `{}` needs exactly one of `window:` (a phase) or `since:` (a marker)",
                         s.name
-                    ),
-                    Some("for example `window: restore` or `since: isolated`".into()),
-                )),
+                    )).hint("for example `window: restore` or `since: isolated`")),
                 _ => {}
             },
             StepSpec::PrometheusCharts(c) => {
                 for name in c.charts.keys().filter(|n| !valid_chart_name(n)) {
-                    out.push((
-                        s.pos,
-                        format!(
+                    out.push(Problem::at(s.pos, format!(
                             "chart name `{name}` in step `{}` is not a file name",
                             s.name
-                        ),
-                        Some(
-                            "use lowercase letters, digits, `_` and `-`, such as `error_ratio`"
-                                .into(),
-                        ),
-                    ));
+                        )).hint("use lowercase letters, digits, `_` and `-`, such as `error_ratio`"));
                 }
             }
             _ => {}

@@ -90,8 +90,8 @@ fn eq_zero() -> Comparison {
 }
 
 impl ResidencySpec {
-    pub fn problems(&self) -> Vec<String> {
-        let mut p = vec![];
+    pub fn problems(&self) -> Vec<crate::playbook::problem::Problem> {
+        let mut p: Vec<String> = vec![];
         if self.read_back.is_none() && self.traffic.is_none() {
             p.push("a residency step checks `read_back:` (canary records), `traffic:` (a Prometheus expression), or both".into());
         }
@@ -100,6 +100,8 @@ impl ResidencySpec {
         {
             p.push("`traffic.query` is empty".into());
         }
-        p
+        p.into_iter()
+            .map(crate::playbook::problem::Problem::new)
+            .collect()
     }
 }

@@ -278,7 +278,7 @@ impl StepSpec {
                 }
             }
             StepSpec::Conflicts(c) => {
-                out.extend(c.problems().into_iter().map(|m| (m, None)));
+                out.extend(c.problems().into_iter().map(Problem::new));
                 if let Some(win) = c.window.as_deref()
                     && win != "drill"
                     && !pb
@@ -286,33 +286,27 @@ impl StepSpec {
                         .iter()
                         .any(|p| p.name == win || p.kind.as_str() == win)
                 {
-                    out.push((
-                        format!("window `{win}` is not a phase of this playbook"),
-                        Some(
-                            "name a phase (by name or kind), or `drill` for the whole drill so far"
-                                .into(),
-                        ),
-                    ));
+                    out.push(
+                        Problem::new(format!("window `{win}` is not a phase of this playbook"))
+                            .hint("name a phase (by name or kind), or `drill` for the whole drill so far"),
+                    );
                 }
                 if pb.connections.prometheus.is_none() {
-                    out.push((
-                        "conflicts are read from Prometheus, and the playbook has no `prometheus:` connection".into(),
-                        Some("add `prometheus: { url: http://HOST:9090 }` at the top level".into()),
-                    ));
+                    out.push(
+                        Problem::new("conflicts are read from Prometheus, and the playbook has no `prometheus:` connection")
+                            .hint("add `prometheus: { url: http://HOST:9090 }` at the top level"),
+                    );
                 }
             }
             StepSpec::PinnedUsers(p) => {
-                out.extend(p.problems().into_iter().map(|m| (m, None)));
+                out.extend(p.problems().into_iter().map(Problem::new));
                 if let Some(c) = find_canary(&p.canary, &mut out)
                     && c.http.is_none()
                 {
-                    out.push((
-                        format!(
-                            "canary `{}` writes into PostgreSQL; pinned-users needs an HTTP canary",
-                            p.canary
-                        ),
-                        None,
-                    ));
+                    out.push(Problem::new(format!(
+                        "canary `{}` writes into PostgreSQL; pinned-users needs an HTTP canary",
+                        p.canary
+                    )));
                 }
             }
             StepSpec::PostgresQuery(q) => need_connection(&q.connection, &mut out),

@@ -29,8 +29,9 @@ pub const RESTORE_LOCK_FILE: &str = "restore.lock";
 pub const GUARD_LOG_FILE: &str = "guard.log";
 /// How often the runner touches its heartbeat.
 pub const HEARTBEAT_EVERY: Duration = Duration::from_secs(1);
-/// How often the guard looks.
-const POLL: Duration = Duration::from_millis(500);
+/// How often the guard looks: once a second, like the heartbeat. A death is
+/// seen within a second; a silent runner within its lease plus a second.
+const POLL: Duration = Duration::from_secs(1);
 
 /// A held restore lock of one run directory; released on drop.
 pub struct RestoreLock(#[allow(dead_code)] Flock<File>);

@@ -14,7 +14,8 @@
 use super::prometheus::client::InstantValue;
 use super::{Outcome, PlanCtx, PlannedCall, Step, StepCtx, StepError};
 use crate::journal::EventKind;
-use crate::playbook::spec::conflicts::ConflictsSpec;
+use crate::playbook::duration::Positive;
+use crate::playbook::spec::conflicts::{ConflictsSpec, Share};
 use async_trait::async_trait;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::json;
@@ -122,10 +123,9 @@ impl Step for ConflictsSpec {
             .max(1.0) as u64;
         let at = Some(prom.to_server(w.end));
         let sel = self.selector();
-        let m = &self.metrics;
         let q_conflicts = format!(
             "sum by (entity_type) (increase({}{sel}[{span}s]))",
-            m.conflicts
+            self.metrics.conflicts
         );
         let conflicts = by_label(
             prom.api.query(&q_conflicts, at).await?.data,
@@ -133,106 +133,42 @@ impl Step for ConflictsSpec {
             "conflicts",
         )?;
         let total: f64 = conflicts.values().sum();
-        let mut ok = true;
-        let mut parts = vec![];
-        let mut evidence = json!({
-            "prometheus": prom.api.base_url(),
-            "window": {"name": w.name, "start": w.start, "end": w.end, "seconds": span},
-            "conflicts": total,
-            "conflicts_by_entity_type": conflicts,
-            "queries": {"conflicts": q_conflicts},
-        });
-        let mut recorded: BTreeMap<&str, f64> = BTreeMap::from([("conflicts", total)]);
-        let mut rate_value = 0.0;
+        let mut j = Judgement {
+            ok: true,
+            parts: vec![],
+            evidence: json!({
+                "prometheus": prom.api.base_url(),
+                "window": {"name": w.name, "start": w.start, "end": w.end, "seconds": span},
+                "conflicts": total,
+                "conflicts_by_entity_type": conflicts,
+                "queries": {"conflicts": q_conflicts},
+            }),
+            recorded: BTreeMap::from([("conflicts", total)]),
+            rate: 0.0,
+        };
         if let Some(max) = &self.max_rate {
-            let q = format!("sum(increase({}{sel}[{span}s]))", m.writes);
+            let q = format!("sum(increase({}{sel}[{span}s]))", self.metrics.writes);
             let writes: f64 = by_label(prom.api.query(&q, at).await?.data, "", "writes")?
                 .values()
                 .sum();
-            evidence["queries"]["writes"] = json!(q);
-            evidence["writes"] = json!(writes);
-            recorded.insert("writes", writes);
-            if writes <= 0.0 {
-                ok = false;
-                parts.push(format!(
-                    "rate: no writes counted by `{}` (no data is not evidence of a low rate: check the metric name)",
-                    m.writes
-                ));
-            } else {
-                rate_value = total / writes;
-                let held = rate_value <= max.ratio;
-                ok &= held;
-                parts.push(format!(
-                    "rate {:.3}% ({} conflicts in {} writes) {} {max}",
-                    rate_value * 100.0,
-                    round(total),
-                    round(writes),
-                    if held { "within" } else { "above" }
-                ));
-            }
-            evidence["rate"] = json!(rate_value);
-            evidence["max_rate"] = json!(max.ratio);
+            j.evidence["queries"]["writes"] = json!(q);
+            j.rate_rule(&self.metrics.writes, max, total, writes);
         }
         if let Some(max_age) = &self.max_age {
-            let q = format!("sum by (le) (increase({}_bucket{sel}[{span}s]))", m.age);
+            let q = format!(
+                "sum by (le) (increase({}_bucket{sel}[{span}s]))",
+                self.metrics.age
+            );
             let buckets = by_label(prom.api.query(&q, at).await?.data, "le", "age")?;
-            evidence["queries"]["age"] = json!(q);
-            let limit = max_age.0.as_secs_f64();
-            match older_than(&buckets, limit) {
-                None => {
-                    ok = false;
-                    parts.push(format!(
-                        "age: no `{}_bucket{{le=\"+Inf\"}}` series (check the histogram's name)",
-                        m.age
-                    ));
-                }
-                Some((old, bound)) => {
-                    recorded.insert("old", old);
-                    let held = old < 0.5;
-                    ok &= held;
-                    let bound_note = if (bound - limit).abs() > 1e-9 {
-                        format!(" (histogram bound {bound}s, the largest at or below {max_age})")
-                    } else {
-                        String::new()
-                    };
-                    parts.push(if held {
-                        format!("no conflict older than {max_age} at resolution{bound_note}")
-                    } else {
-                        format!(
-                            "{} conflicts older than {max_age} at resolution{bound_note}",
-                            round(old)
-                        )
-                    });
-                    evidence["older_than_max_age"] = json!(old);
-                    evidence["age_bound_seconds"] = json!(bound);
-                }
-            }
-            evidence["age_buckets"] = json!(buckets);
+            j.evidence["queries"]["age"] = json!(q);
+            j.age_rule(&self.metrics.age, max_age, &buckets);
         }
         if !self.never_conflict.is_empty() {
-            let bad: Vec<(String, f64)> = self
-                .never_conflict
-                .iter()
-                .filter_map(|t| conflicts.get(t).map(|n| (t.clone(), *n)))
-                .filter(|(_, n)| *n >= 0.5)
-                .collect();
-            let forbidden: f64 = bad.iter().map(|(_, n)| n).sum();
-            recorded.insert("forbidden", forbidden);
-            ok &= bad.is_empty();
-            parts.push(if bad.is_empty() {
-                format!("none on {}", self.never_conflict.join(", "))
-            } else {
-                let list: Vec<String> = bad
-                    .iter()
-                    .map(|(t, n)| format!("{} on {t}", round(*n)))
-                    .collect();
-                format!("conflicts on never-conflict types: {}", list.join(", "))
-            });
-            evidence["never_conflict"] = json!(bad.into_iter().collect::<BTreeMap<_, _>>());
+            j.never_rule(&self.never_conflict, &conflicts);
         }
         if let Some(r) = super::postgres::ctx_record(ctx) {
-            recorded.insert("", total);
-            for (suffix, v) in &recorded {
+            j.recorded.insert("", total);
+            for (suffix, v) in &j.recorded {
                 let _ = ctx.events.emit(EventKind::Recorded {
                     name: if suffix.is_empty() {
                         r.clone()
@@ -247,12 +183,108 @@ impl Step for ConflictsSpec {
         }
         let end = w.end.to_rfc3339_opts(SecondsFormat::Secs, true);
         Ok(Outcome {
-            ok,
-            value: Some(rate_value),
-            summary: format!("conflicts over {} (to {end}): {}", w.name, parts.join("; ")),
-            evidence,
+            ok: j.ok,
+            value: Some(j.rate),
+            summary: format!(
+                "conflicts over {} (to {end}): {}",
+                w.name,
+                j.parts.join("; ")
+            ),
+            evidence: j.evidence,
             refined: None,
         })
+    }
+}
+
+/// The verdict of a `conflicts` step, built one rule at a time.
+struct Judgement {
+    ok: bool,
+    parts: Vec<String>,
+    evidence: serde_json::Value,
+    recorded: BTreeMap<&'static str, f64>,
+    rate: f64,
+}
+
+impl Judgement {
+    /// Conflicts as a share of writes, against `max`.
+    fn rate_rule(&mut self, writes_metric: &str, max: &Share, total: f64, writes: f64) {
+        self.evidence["writes"] = json!(writes);
+        self.recorded.insert("writes", writes);
+        if writes <= 0.0 {
+            self.ok = false;
+            self.parts.push(format!(
+                "rate: no writes counted by `{writes_metric}` (no data is not evidence of a low rate: check the metric name)"
+            ));
+        } else {
+            self.rate = total / writes;
+            let held = self.rate <= max.ratio;
+            self.ok &= held;
+            self.parts.push(format!(
+                "rate {:.3}% ({} conflicts in {} writes) {} {max}",
+                self.rate * 100.0,
+                round(total),
+                round(writes),
+                if held { "within" } else { "above" }
+            ));
+        }
+        self.evidence["rate"] = json!(self.rate);
+        self.evidence["max_rate"] = json!(max.ratio);
+    }
+
+    /// No conflict older than `max_age` at resolution, from the histogram.
+    fn age_rule(&mut self, age_metric: &str, max_age: &Positive, buckets: &BTreeMap<String, f64>) {
+        let limit = max_age.0.as_secs_f64();
+        match older_than(buckets, limit) {
+            None => {
+                self.ok = false;
+                self.parts.push(format!(
+                    "age: no `{age_metric}_bucket{{le=\"+Inf\"}}` series (check the histogram's name)"
+                ));
+            }
+            Some((old, bound)) => {
+                self.recorded.insert("old", old);
+                let held = old < 0.5;
+                self.ok &= held;
+                let bound_note = if (bound - limit).abs() > 1e-9 {
+                    format!(" (histogram bound {bound}s, the largest at or below {max_age})")
+                } else {
+                    String::new()
+                };
+                self.parts.push(if held {
+                    format!("no conflict older than {max_age} at resolution{bound_note}")
+                } else {
+                    format!(
+                        "{} conflicts older than {max_age} at resolution{bound_note}",
+                        round(old)
+                    )
+                });
+                self.evidence["older_than_max_age"] = json!(old);
+                self.evidence["age_bound_seconds"] = json!(bound);
+            }
+        }
+        self.evidence["age_buckets"] = json!(buckets);
+    }
+
+    /// No conflict at all on the entity types listed as never-conflict.
+    fn never_rule(&mut self, never: &[String], conflicts: &BTreeMap<String, f64>) {
+        let bad: Vec<(String, f64)> = never
+            .iter()
+            .filter_map(|t| conflicts.get(t).map(|n| (t.clone(), *n)))
+            .filter(|(_, n)| *n >= 0.5)
+            .collect();
+        let forbidden: f64 = bad.iter().map(|(_, n)| n).sum();
+        self.recorded.insert("forbidden", forbidden);
+        self.ok &= bad.is_empty();
+        self.parts.push(if bad.is_empty() {
+            format!("none on {}", never.join(", "))
+        } else {
+            let list: Vec<String> = bad
+                .iter()
+                .map(|(t, n)| format!("{} on {t}", round(*n)))
+                .collect();
+            format!("conflicts on never-conflict types: {}", list.join(", "))
+        });
+        self.evidence["never_conflict"] = json!(bad.into_iter().collect::<BTreeMap<_, _>>());
     }
 }
 

@@ -8,6 +8,8 @@
 #   benches/report.sh                # builds the release binaries first
 #   EVENTS=200000 benches/report.sh
 #   PROFILE=debug benches/report.sh  # an upper bound without a release build
+#   GAMEDAY_BIN=PATH benches/report.sh  # render with that gameday binary (the
+#                                       # journal generator is built in debug)
 #
 # Measured with /usr/bin/time -v on `gameday report RUN_DIR --junit FILE`
 # (reading, building, drawing, rasterizing and writing everything). Targets:
@@ -18,7 +20,10 @@ cd "$(dirname "$0")/.."
 EVENTS="${EVENTS:-100000}"
 target="${CARGO_TARGET_DIR:-target}"
 PROFILE="${PROFILE:-release}"
-if [ "$PROFILE" = release ]; then
+if [ -n "${GAMEDAY_BIN:-}" ]; then
+  cargo build -j 2 --example synth_journal >&2
+  PROFILE=debug
+elif [ "$PROFILE" = release ]; then
   cargo build --release -j 2 --bin gameday --example synth_journal >&2
 else
   cargo build -j 2 --bin gameday --example synth_journal >&2
@@ -33,7 +38,7 @@ events=$(wc -l < "$work/run/journal.jsonl")
 size=$(du -h "$work/run/journal.jsonl" | cut -f1)
 echo "journal: $events events, $size; series: $(ls "$work/run/series" | wc -l) files"
 
-/usr/bin/time -v "$target/gameday" report "$work/run" --junit "$work/junit.xml" --format md,html,json \
+/usr/bin/time -v "${GAMEDAY_BIN:-$target/gameday}" report "$work/run" --junit "$work/junit.xml" --format md,html,json \
     >/dev/null 2>"$work/time.txt"
 wall=$(awk -F': ' '/Elapsed \(wall clock\)/ {print $2}' "$work/time.txt")
 rss_kb=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$work/time.txt")

@@ -41,6 +41,15 @@ pub fn run(listen: Option<SocketAddr>, config: Option<PathBuf>, seed: Option<u64
         }
     };
     runtime.block_on(async move {
+        // Handlers first, port second: a SIGINT sent as soon as the port
+        // answers must stop the simulator cleanly, not kill it.
+        let stop = match StopSignals::install() {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("error: cannot install the signal handlers: {e}");
+                return 3;
+            }
+        };
         let regions: Vec<String> = cfg.regions.iter().map(|r| r.name.clone()).collect();
         let handle = match super::start(cfg, seed, listen).await {
             Ok(h) => h,
@@ -50,7 +59,7 @@ pub fn run(listen: Option<SocketAddr>, config: Option<PathBuf>, seed: Option<u64
             }
         };
         print_banner(&handle.base_url(), seed, &regions);
-        wait_for_signal().await;
+        stop.wait().await;
         eprintln!("stopping the simulator");
         handle.shutdown().await;
         0
@@ -83,24 +92,39 @@ fn print_banner(base: &str, seed: u64, regions: &[String]) {
     println!("Press Ctrl-C to stop.");
 }
 
-async fn wait_for_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
+/// SIGINT and SIGTERM, listened for from the moment they are installed.
+struct StopSignals {
     #[cfg(unix)]
-    {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = ctrl_c => {}
-                    _ = term.recv() => {}
-                }
-            }
-            Err(_) => {
-                let _ = ctrl_c.await;
-            }
+    int: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    term: tokio::signal::unix::Signal,
+}
+
+impl StopSignals {
+    fn install() -> std::io::Result<Self> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            Ok(StopSignals {
+                int: signal(SignalKind::interrupt())?,
+                term: signal(SignalKind::terminate())?,
+            })
+        }
+        #[cfg(not(unix))]
+        {
+            Ok(StopSignals {})
         }
     }
-    #[cfg(not(unix))]
-    {
-        let _ = ctrl_c.await;
+
+    async fn wait(mut self) {
+        #[cfg(unix)]
+        tokio::select! {
+            _ = self.int.recv() => {}
+            _ = self.term.recv() => {}
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
 }

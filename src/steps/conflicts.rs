@@ -10,6 +10,9 @@
 //!   (`+Inf` minus that bucket); the report says which bound was used when
 //!   `max_age` is not one of the histogram's;
 //! * never-conflict: conflicts per `entity_type`, any of the listed types.
+//!
+//! A window shorter than a minute is judged over the minute before its end
+//! (the evidence's `window.seconds` says which range was used).
 
 use super::prometheus::client::InstantValue;
 use super::{Outcome, PlanCtx, PlannedCall, Step, StepCtx, StepError};
@@ -20,6 +23,9 @@ use async_trait::async_trait;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::json;
 use std::collections::BTreeMap;
+
+/// The shortest range the rules are judged over, in seconds.
+const MIN_SPAN_SECS: f64 = 60.0;
 
 /// The window a step judges: its name for messages, start and end.
 struct Window {
@@ -118,9 +124,12 @@ impl Step for ConflictsSpec {
     async fn run(&self, ctx: &StepCtx) -> Result<Outcome, StepError> {
         let prom = ctx.clients.prometheus.prometheus(ctx).await?;
         let w = window_of(ctx, self.window.as_deref())?;
+        // A window shorter than a minute (a check early in its phase) is
+        // widened to the minute before its end: `increase()` needs a few
+        // scrapes of every counter, and no samples is not evidence.
         let span = ((w.end - w.start).num_milliseconds() as f64 / 1000.0)
             .ceil()
-            .max(1.0) as u64;
+            .max(MIN_SPAN_SECS) as u64;
         let at = Some(prom.to_server(w.end));
         let sel = self.selector();
         let q_conflicts = format!(

@@ -278,6 +278,13 @@ fn crash_sweep_regional_failover_against_the_simulator_is_restorable() {
                 "kill point {n}: {:?}",
                 out.status
             );
+            // Not killed: this run ended before writing its n-th event (runs
+            // differ by a few watch polls), never after it.
+            let lines = journal_lines(&dir);
+            assert!(
+                lines < n,
+                "kill point {n}: the run wrote {lines} events and was not killed"
+            );
             return KillPoint::NotReached;
         }
         assert_eq!(journal_lines(&dir), n, "kill point {n}");
@@ -297,8 +304,9 @@ fn crash_sweep_regional_failover_against_the_simulator_is_restorable() {
         "crash sweep regional-failover: {} events, {sampled} kill points sampled, {tried} tried, {restored} restored",
         kinds.len()
     );
+    // Only points near the end can be out of a shorter run's reach.
     assert!(
-        tried + 2 >= sampled,
+        tried * 10 >= sampled * 9,
         "only {tried} of {sampled} kill points were reached"
     );
 }

@@ -10,6 +10,7 @@
 pub mod aws;
 pub mod canary;
 pub mod canary_verify;
+pub mod children;
 pub mod clients;
 pub mod errors;
 pub mod http;
@@ -19,6 +20,7 @@ pub mod postgres;
 pub mod postgres_tls;
 pub mod prometheus;
 pub mod residency;
+pub mod retry;
 pub mod shell;
 pub mod wait;
 
@@ -213,8 +215,8 @@ pub struct StepCtx {
     /// The step being run (for events emitted from inside a step).
     pub step_name: String,
     pub phase_name: String,
-    /// Process groups of running children, killed on a hard exit.
-    pub children: Arc<Mutex<Vec<i32>>>,
+    /// The run's child process groups (the one registry).
+    pub children: children::Children,
     /// Wall time the drill started (first event).
     pub started_at: DateTime<Utc>,
     /// Lazily-built network clients shared by all steps.
@@ -222,6 +224,30 @@ pub struct StepCtx {
 }
 
 impl StepCtx {
+    /// The context of a run (or of `gameday restore`) before any step: no
+    /// markers, windows or children yet, fresh clients, started now.
+    pub fn new(
+        playbook: Arc<Playbook>,
+        events: EventSink,
+        run_dir: PathBuf,
+        interaction: Interaction,
+    ) -> StepCtx {
+        StepCtx {
+            playbook,
+            events,
+            http: http_client(),
+            run_dir,
+            interaction,
+            markers: Default::default(),
+            windows: Default::default(),
+            step_name: String::new(),
+            phase_name: String::new(),
+            children: Default::default(),
+            started_at: Utc::now(),
+            clients: Default::default(),
+        }
+    }
+
     /// A copy for another step (the shared state stays shared).
     pub fn for_step(&self, phase: &str, step: &str) -> StepCtx {
         StepCtx {

@@ -120,10 +120,34 @@ pub struct Undo {
     pub action: UndoAction,
 }
 
-/// The undo actions of every mutating step kind.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum UndoAction {
+/// `undo_actions!`: the [`UndoAction`] enum and its `run`, from one line
+/// per undo type (each has `async fn run(&self, &StepCtx)`), plus `Manual`.
+macro_rules! undo_actions {
+    ($($(#[$doc:meta])* $variant:ident($ty:ty)),* $(,)?) => {
+        /// The undo actions of every mutating step kind.
+        #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+        #[serde(tag = "kind", rename_all = "snake_case")]
+        pub enum UndoAction {
+            $($(#[$doc])* $variant($ty),)*
+            /// Cannot be undone by a machine; a person must (reported as still applied).
+            Manual { instructions: String },
+        }
+
+        impl UndoAction {
+            /// Run the undo. Must be idempotent: restore may run it again after a crash.
+            pub async fn run(&self, ctx: &StepCtx) -> Result<String, StepError> {
+                match self {
+                    $(UndoAction::$variant(u) => u.run(ctx).await,)*
+                    UndoAction::Manual { instructions } => Err(StepError::fatal(format!(
+                        "cannot be undone automatically: {instructions}"
+                    ))),
+                }
+            }
+        }
+    };
+}
+
+undo_actions! {
     Shell(shell::ShellUndo),
     Http(http::HttpUndo),
     /// Stop a canary writer.
@@ -131,26 +155,6 @@ pub enum UndoAction {
     /// Put a fenced PostgreSQL primary's `default_transaction_read_only` back.
     PostgresFence(postgres::PostgresFenceUndo),
     Aws(Box<aws::AwsUndo>),
-    /// Cannot be undone by a machine; a person must (reported as still applied).
-    Manual {
-        instructions: String,
-    },
-}
-
-impl UndoAction {
-    /// Run the undo. Must be idempotent: restore may run it again after a crash.
-    pub async fn run(&self, ctx: &StepCtx) -> Result<String, StepError> {
-        match self {
-            UndoAction::Shell(u) => u.run(ctx).await,
-            UndoAction::Http(u) => u.run(ctx).await,
-            UndoAction::Canary(u) => u.run(ctx).await,
-            UndoAction::PostgresFence(u) => u.run(ctx).await,
-            UndoAction::Aws(u) => u.run(ctx).await,
-            UndoAction::Manual { instructions } => Err(StepError::fatal(format!(
-                "cannot be undone automatically: {instructions}"
-            ))),
-        }
-    }
 }
 
 /// One call a step would make, for `gameday plan`.
@@ -276,46 +280,9 @@ impl StepCtx {
     }
 }
 
-/// The executor for a step's spec.
+/// The executor for a step's spec: every spec type implements [`Step`].
 pub fn executor(spec: &StepSpec) -> &dyn Step {
-    match spec {
-        StepSpec::Http(s) => s,
-        StepSpec::Shell(s) => s,
-        StepSpec::Manual(s) => s,
-        StepSpec::Wait(s) => s,
-        StepSpec::Note(s) => s,
-        StepSpec::Undo(s) => s,
-        StepSpec::Prometheus(s) => s,
-        StepSpec::Alert(s) => s,
-        StepSpec::PrometheusWindow(s) => s,
-        StepSpec::PrometheusCharts(s) => s,
-        StepSpec::Canary(s) => s,
-        StepSpec::CanaryRetarget(s) => s,
-        StepSpec::CanaryStop(s) => s,
-        StepSpec::CanaryVerify(s) => s,
-        StepSpec::Residency(s) => s,
-        StepSpec::PostgresQuery(s) => s,
-        StepSpec::PostgresReplication(s) => s,
-        StepSpec::PostgresFence(s) => s,
-        StepSpec::PostgresPromote(s) => s,
-        StepSpec::ArcRoutingControl(s) => s,
-        StepSpec::ArcRoutingControlState(s) => s,
-        StepSpec::GaTrafficDial(s) => s,
-        StepSpec::GaEndpointGroup(s) => s,
-        StepSpec::Route53HealthCheck(s) => s,
-        StepSpec::Route53HealthCheckStatus(s) => s,
-        StepSpec::Route53Weights(s) => s,
-        StepSpec::Elbv2ForwardWeights(s) => s,
-        StepSpec::Elbv2DeregisterTargets(s) => s,
-        StepSpec::FisExperiment(s) => s,
-        StepSpec::FisExperimentState(s) => s,
-        StepSpec::RdsFailoverCluster(s) => s,
-        StepSpec::RdsGlobalSwitchover(s) => s,
-        StepSpec::RdsGlobalFailover(s) => s,
-        StepSpec::RdsClusterStatus(s) => s,
-        StepSpec::CloudWatchMetric(s) => s,
-        StepSpec::CloudWatchAlarm(s) => s,
-    }
+    crate::playbook::spec::match_kind!(spec, s => s)
 }
 
 /// A shared HTTP client: rustls, sensible timeouts, our user agent.

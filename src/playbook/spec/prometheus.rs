@@ -510,3 +510,5 @@ pub fn validate(
     }
     out
 }
+
+super::fixed_effect!(PrometheusSpec, AlertSpec, PrometheusWindowSpec, PrometheusChartsSpec => ReadOnly);

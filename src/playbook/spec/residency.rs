@@ -103,3 +103,38 @@ impl ResidencySpec {
         p
     }
 }
+
+impl super::Kind for ResidencySpec {
+    fn effect(&self) -> super::Effect {
+        super::Effect::ReadOnly
+    }
+
+    fn recorded_suffixes(&self) -> &'static [&'static str] {
+        &["readback", "traffic_peak", "traffic_total"]
+    }
+
+    fn problems(&self, refs: &super::Refs<'_>) -> Vec<(String, Option<String>)> {
+        let r = self;
+        let mut out: Vec<(String, Option<String>)> =
+            r.problems().into_iter().map(|m| (m, None)).collect();
+        if let Some(rb) = &r.read_back
+            && let Some(c) = refs.find_canary(&rb.canary, &mut out)
+            && !c.streams.iter().any(|s| !s.absent_in.is_empty())
+        {
+            out.push((
+                format!(
+                    "canary `{}` has no stream with `absent_in:`, so there is nothing to read back",
+                    rb.canary
+                ),
+                Some("add `absent_in: [us-east-1]` to the stream written for EU users".into()),
+            ));
+        }
+        if r.traffic.is_some() && refs.pb.connections.prometheus.is_none() {
+            out.push((
+                "`traffic` is read from Prometheus, and the playbook has no `prometheus:` connection".into(),
+                Some("add `prometheus: { url: http://HOST:9090 }` at the top level".into()),
+            ));
+        }
+        out
+    }
+}

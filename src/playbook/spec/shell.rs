@@ -48,3 +48,15 @@ pub struct ShellCommand {
     #[serde(default)]
     pub cwd: Option<String>,
 }
+
+impl super::Kind for ShellSpec {
+    fn effect(&self) -> super::Effect {
+        if self.read_only {
+            super::Effect::ReadOnly
+        } else {
+            super::Effect::Mutating {
+                has_undo: self.undo.is_some(),
+            }
+        }
+    }
+}

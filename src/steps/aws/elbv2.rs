@@ -343,7 +343,7 @@ impl Elbv2ForwardWeightsSpec {
 impl Step for Elbv2ForwardWeightsSpec {
     fn plan(&self, ctx: &PlanCtx) -> Vec<PlannedCall> {
         let of = self.of();
-        let at = super::plan_at(&ctx.playbook, &self.region, &self.profile, Service::Elbv2);
+        let at = super::plan_at(ctx.playbook, &self.region, &self.profile, Service::Elbv2);
         let read = match of {
             ActionsOf::ListenerDefault(_) => DESCRIBE_LISTENERS,
             ActionsOf::Rule(_) => DESCRIBE_RULES,
@@ -521,7 +521,7 @@ impl Elbv2DeregisterTargetsSpec {
 #[async_trait]
 impl Step for Elbv2DeregisterTargetsSpec {
     fn plan(&self, ctx: &PlanCtx) -> Vec<PlannedCall> {
-        let at = super::plan_at(&ctx.playbook, &self.region, &self.profile, Service::Elbv2);
+        let at = super::plan_at(ctx.playbook, &self.region, &self.profile, Service::Elbv2);
         vec![
             PlannedCall {
                 call: format!("{DESCRIBE_HEALTH} {} {at} (capture)", self.target_group_arn),

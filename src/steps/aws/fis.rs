@@ -169,7 +169,7 @@ async fn experiment(
 #[async_trait]
 impl Step for FisExperimentSpec {
     fn plan(&self, ctx: &PlanCtx) -> Vec<PlannedCall> {
-        let at = super::plan_at(&ctx.playbook, &self.region, &self.profile, Service::Fis);
+        let at = super::plan_at(ctx.playbook, &self.region, &self.profile, Service::Fis);
         let mut calls = vec![
             PlannedCall {
                 call: format!("{GET_TEMPLATE} {} {at} (capture)", self.template_id),
@@ -289,7 +289,7 @@ impl Step for FisExperimentSpec {
 #[async_trait]
 impl Step for FisExperimentStateSpec {
     fn plan(&self, ctx: &PlanCtx) -> Vec<PlannedCall> {
-        let at = super::plan_at(&ctx.playbook, &self.region, &self.profile, Service::Fis);
+        let at = super::plan_at(ctx.playbook, &self.region, &self.profile, Service::Fis);
         let call = match (&self.experiment_id, &self.started_by) {
             (Some(id), _) => format!("{GET} {id} {at} (expect {})", self.state.0),
             (None, Some(step)) => format!(

@@ -163,7 +163,7 @@ async fn failover_cluster(t: &Target, id: &str, target: Option<&str>) -> Result<
 #[async_trait]
 impl Step for RdsFailoverClusterSpec {
     fn plan(&self, ctx: &PlanCtx) -> Vec<PlannedCall> {
-        let at = super::plan_at(&ctx.playbook, &self.region, &self.profile, Service::Rds);
+        let at = super::plan_at(ctx.playbook, &self.region, &self.profile, Service::Rds);
         vec![
             PlannedCall {
                 call: format!(
@@ -282,7 +282,7 @@ async fn switchover(t: &Target, id: &str, to: &str) -> Result<(), StepError> {
 #[async_trait]
 impl Step for RdsGlobalSwitchoverSpec {
     fn plan(&self, ctx: &PlanCtx) -> Vec<PlannedCall> {
-        let at = super::plan_at(&ctx.playbook, &self.region, &self.profile, Service::Rds);
+        let at = super::plan_at(ctx.playbook, &self.region, &self.profile, Service::Rds);
         vec![
             PlannedCall {
                 call: format!(
@@ -343,7 +343,7 @@ impl Step for RdsGlobalSwitchoverSpec {
 #[async_trait]
 impl Step for RdsGlobalFailoverSpec {
     fn plan(&self, ctx: &PlanCtx) -> Vec<PlannedCall> {
-        let at = super::plan_at(&ctx.playbook, &self.region, &self.profile, Service::Rds);
+        let at = super::plan_at(ctx.playbook, &self.region, &self.profile, Service::Rds);
         vec![PlannedCall {
             call: format!(
                 "{FAILOVER_GLOBAL} {} to {} with AllowDataLoss {at}",
@@ -406,7 +406,7 @@ impl Step for RdsGlobalFailoverSpec {
 #[async_trait]
 impl Step for RdsClusterStatusSpec {
     fn plan(&self, ctx: &PlanCtx) -> Vec<PlannedCall> {
-        let at = super::plan_at(&ctx.playbook, &self.region, &self.profile, Service::Rds);
+        let at = super::plan_at(ctx.playbook, &self.region, &self.profile, Service::Rds);
         let writer = self
             .writer
             .as_ref()

@@ -179,6 +179,10 @@ pub fn run(a: DemoArgs) -> i32 {
                 return exit::INVALID;
             }
         };
+        if summary.abandoned {
+            print_summary(&summary);
+            return summary.exit_code;
+        }
         let truth: Option<serde_json::Value> = match reqwest::get(format!("{base}/sim/truth")).await {
             Ok(r) => r.json().await.ok(),
             Err(_) => None,

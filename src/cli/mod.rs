@@ -1,5 +1,6 @@
-//! The command line: parsing (clap), one module per command, and the one
-//! place where errors become messages and exit codes (see `engine::exit`).
+//! The command line: parsing (clap), the commands (the small ones inline
+//! here, the others in their own modules), and where outcomes become
+//! messages and exit codes (the codes themselves: `engine::exit`).
 
 mod demo;
 mod history;
@@ -8,6 +9,7 @@ mod note;
 mod plan;
 mod reference;
 mod remote;
+pub(crate) mod restore;
 mod run;
 mod scenario;
 mod verify;
@@ -226,37 +228,7 @@ pub fn main() -> i32 {
             args,
             unattended,
             yes,
-        } => {
-            let mut all = vec![];
-            for p in &playbooks {
-                match load(p, &args, false) {
-                    Ok(l) => {
-                        let extra = if unattended {
-                            l.check_unattended(yes)
-                        } else {
-                            vec![]
-                        };
-                        if extra.is_empty() {
-                            let steps = l.playbook.all_steps().count();
-                            eprintln!(
-                                "{}: ok (drill `{}`, {} phases, {steps} steps)",
-                                p.display(),
-                                l.playbook.name,
-                                l.playbook.phases.len()
-                            );
-                        }
-                        all.extend(extra);
-                    }
-                    Err(d) => all.extend(d),
-                }
-            }
-            if all.is_empty() {
-                exit::PASSED
-            } else {
-                print_diags(&all);
-                exit::INVALID
-            }
-        }
+        } => validate(&playbooks, &args, unattended, yes),
         Command::Plan { playbook, args } => plan::plan(&playbook, &args),
         Command::Sim {
             listen,
@@ -272,7 +244,7 @@ pub fn main() -> i32 {
             yes,
         } => {
             use std::io::IsTerminal;
-            let opts = crate::engine::restore::RestoreOptions {
+            let opts = restore::RestoreOptions {
                 quiet,
                 dry_run,
                 confirm: !yes && std::io::stdin().is_terminal() && std::io::stderr().is_terminal(),
@@ -283,7 +255,7 @@ pub fn main() -> i32 {
                     .filter(|s| crate::state::Location::is_s3(s))
                 {
                     Some(url) => rt.block_on(remote::restore(url, quiet)),
-                    None => rt.block_on(crate::engine::restore::restore_run_dir_with(
+                    None => rt.block_on(restore::restore(
                         &run_dir,
                         opts,
                         crate::engine::restore::Restorer::Command,
@@ -305,27 +277,7 @@ pub fn main() -> i32 {
             template,
             junit,
             format,
-        } => match crate::report::write_reports_as(
-            &run_dir,
-            template.as_deref(),
-            junit.as_deref(),
-            format,
-        ) {
-            Ok(s) => {
-                eprintln!(
-                    "gameday: reports of drill `{}` ({}) written to {}",
-                    s.run.drill,
-                    s.outcome.as_str(),
-                    run_dir.display()
-                );
-                println!("{}", run_dir.display());
-                exit::PASSED
-            }
-            Err(e) => {
-                eprintln!("gameday: {e}");
-                exit::INVALID
-            }
-        },
+        } => report(&run_dir, template.as_deref(), junit.as_deref(), format),
         Command::History(a) => history::history(a),
         Command::Guard {
             state,
@@ -354,6 +306,64 @@ pub fn main() -> i32 {
         Command::Completions(a) => reference::completions(a),
         Command::Man => reference::man(),
         Command::Init(a) => init::init(a),
+    }
+}
+
+/// `gameday validate`: every playbook loads (and could run unattended).
+fn validate(playbooks: &[PathBuf], args: &PlaybookArgs, unattended: bool, yes: bool) -> i32 {
+    let mut all = vec![];
+    for p in playbooks {
+        match load(p, args, false) {
+            Ok(l) => {
+                let extra = if unattended {
+                    l.check_unattended(yes)
+                } else {
+                    vec![]
+                };
+                if extra.is_empty() {
+                    let steps = l.playbook.all_steps().count();
+                    eprintln!(
+                        "{}: ok (drill `{}`, {} phases, {steps} steps)",
+                        p.display(),
+                        l.playbook.name,
+                        l.playbook.phases.len()
+                    );
+                }
+                all.extend(extra);
+            }
+            Err(d) => all.extend(d),
+        }
+    }
+    if all.is_empty() {
+        exit::PASSED
+    } else {
+        print_diags(&all);
+        exit::INVALID
+    }
+}
+
+/// `gameday report RUN_DIR`: the reports re-rendered from the journal.
+fn report(
+    run_dir: &std::path::Path,
+    template: Option<&std::path::Path>,
+    junit: Option<&std::path::Path>,
+    format: crate::report::Formats,
+) -> i32 {
+    match crate::report::write_reports_as(run_dir, template, junit, format) {
+        Ok(s) => {
+            eprintln!(
+                "gameday: reports of drill `{}` ({}) written to {}",
+                s.run.drill,
+                s.outcome.as_str(),
+                run_dir.display()
+            );
+            println!("{}", run_dir.display());
+            exit::PASSED
+        }
+        Err(e) => {
+            eprintln!("gameday: {e}");
+            exit::INVALID
+        }
     }
 }
 

@@ -14,7 +14,15 @@ pub async fn restore(url: &str, quiet: bool) -> i32 {
             return exit::INVALID;
         }
     };
-    let code = crate::engine::restore::restore_run_dir(&dir, quiet).await;
+    let code = super::restore::restore(
+        &dir,
+        super::restore::RestoreOptions {
+            quiet,
+            ..Default::default()
+        },
+        crate::engine::restore::Restorer::Command,
+    )
+    .await;
     let _ = crate::report::write_reports(&dir, None, None);
     if let Err(e) = crate::state::upload_dir(&c, &bucket, &key, &dir).await {
         eprintln!(

@@ -105,6 +105,10 @@ pub fn run(a: RunArgs) -> i32 {
     match rt.block_on(crate::engine::run_drill(loaded, opts)) {
         Ok(summary) => {
             print_summary(&summary);
+            if summary.abandoned {
+                // Tasks of the abandoned run (a prompt, say) are not waited for.
+                rt.shutdown_background();
+            }
             summary.exit_code
         }
         Err(e) => {
@@ -149,6 +153,14 @@ fn fmt_value(m: &MetricValue) -> String {
 
 /// The outcome line and the metrics table on stdout, then the run directory.
 pub fn print_summary(s: &RunSummary) {
+    if s.abandoned {
+        eprintln!(
+            "\ngameday: restoration abandoned after a third signal; what is still applied stays applied.\n\
+             Finish it with:\n\n    gameday restore {}\n",
+            s.run_dir.display()
+        );
+        return;
+    }
     let outcome = match s.outcome {
         crate::journal::event::Outcome::Passed => {
             "PASSED: all checks held and all targets were met".to_string()

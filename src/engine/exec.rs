@@ -25,12 +25,6 @@ impl StepResult {
     }
 }
 
-fn backoff_for(step: &Step, attempt: u32) -> Duration {
-    let base = step.backoff.get();
-    base.saturating_mul(1 << attempt.saturating_sub(1).min(6))
-        .min(Duration::from_secs(60))
-}
-
 /// One attempt, bounded by the step's timeout.
 async fn attempt(
     step: &Step,
@@ -216,25 +210,34 @@ async fn run_with_retries(
     ctx: &StepCtx,
     timeout: Option<Duration>,
 ) -> (Result<(Outcome, Option<Timed>), StepError>, u32) {
-    let mut n = 0;
-    loop {
-        n += 1;
-        match attempt(step, ctx, timeout).await {
-            Ok(o) => return (Ok((o, None)), n),
-            Err(e) if e.retryable && n <= step.retries => {
-                let _ = ctx.events.emit(EventKind::StepAttempt {
-                    phase: ctx.phase_name.clone(),
-                    step: step.name.clone(),
-                    attempt: n,
-                    ok: false,
-                    summary: "error; retrying".into(),
-                    error: Some(e.message.clone()),
-                });
-                tokio::time::sleep(backoff_for(step, n)).await;
-            }
-            Err(e) => return (Err(e), n),
-        }
-    }
+    use backon::Retryable;
+    let n = std::sync::atomic::AtomicU32::new(0);
+    let result = (|| async {
+        n.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        attempt(step, ctx, timeout).await
+    })
+    .retry(steps::retry::backoff(
+        step.backoff.get(),
+        steps::retry::MAX_DELAY,
+        step.retries as usize,
+    ))
+    .sleep(tokio::time::sleep)
+    .when(|e: &StepError| e.retryable)
+    .notify(|e: &StepError, _| {
+        let _ = ctx.events.emit(EventKind::StepAttempt {
+            phase: ctx.phase_name.clone(),
+            step: step.name.clone(),
+            attempt: n.load(std::sync::atomic::Ordering::SeqCst),
+            ok: false,
+            summary: "error; retrying".into(),
+            error: Some(e.message.clone()),
+        });
+    })
+    .await;
+    (
+        result.map(|o| (o, None)),
+        n.load(std::sync::atomic::Ordering::SeqCst),
+    )
 }
 
 /// Poll until the check holds. Errors are journaled and polling goes on

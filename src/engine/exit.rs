@@ -28,3 +28,19 @@ pub fn for_outcome(o: Outcome) -> i32 {
         Outcome::RestoreFailed | Outcome::Incomplete => RESTORE_FAILED,
     }
 }
+
+/// The exit code of `gameday restore` (and of the guard's restoration).
+pub fn for_restore(o: &super::restore::RestoreOutcome) -> i32 {
+    use super::restore::RestoreOutcome as R;
+    match o {
+        R::NoJournal { .. } | R::Unreadable { .. } | R::StillRunning { .. } => INVALID,
+        R::NothingToRestore | R::Restored | R::Listed { refused: false } => PASSED,
+        R::Listed { refused: true }
+        | R::LockBusy
+        | R::LockError { .. }
+        | R::Declined
+        | R::Refused { .. }
+        | R::CannotAppend { .. }
+        | R::Incomplete { .. } => RESTORE_FAILED,
+    }
+}

@@ -294,9 +294,9 @@ pub fn run_local(run_dir: &Path, runner_pid: u32, lease: Duration) -> i32 {
                     return super::exit::RESTORE_FAILED;
                 }
             };
-            let code = rt.block_on(super::restore::restore_run_dir_by(
+            let code = rt.block_on(crate::cli::restore::restore(
                 run_dir,
-                false,
+                Default::default(),
                 super::restore::Restorer::Guard { reason },
             ));
             // The reports say that the guard restored.

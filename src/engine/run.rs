@@ -48,6 +48,24 @@ pub struct RunSummary {
     pub still_applied: Vec<String>,
     pub cancel: Option<(CancelReason, String)>,
     pub failures: Vec<String>,
+    /// A third signal abandoned restoration: what was applied may still be.
+    pub abandoned: bool,
+}
+
+impl RunSummary {
+    /// The run stopped during restoration: `gameday restore RUN_DIR` finishes it.
+    fn abandoned(run_dir: PathBuf) -> RunSummary {
+        RunSummary {
+            run_dir,
+            outcome: Outcome::RestoreFailed,
+            exit_code: exit::for_outcome(Outcome::RestoreFailed),
+            metrics: vec![],
+            still_applied: vec![],
+            cancel: Some((CancelReason::Signal, "restoration abandoned".into())),
+            failures: vec![],
+            abandoned: true,
+        }
+    }
 }
 
 /// Why a run could not start (nothing was changed).
@@ -108,8 +126,22 @@ fn create_run_dir(out: &std::path::Path, name: &str) -> Result<PathBuf, StartErr
     })
 }
 
-/// Run a loaded playbook to the end (restoration included).
+/// Run a loaded playbook to the end (restoration included), or until a
+/// third signal abandons restoration: then the run stops where it is and
+/// the summary says so ([`RunSummary::abandoned`]).
 pub async fn run_drill(loaded: Loaded, opts: RunOptions) -> Result<RunSummary, StartError> {
+    let (abandon, abandoned) = tokio::sync::oneshot::channel();
+    tokio::select! {
+        r = run_to_end(loaded, opts, abandon) => r,
+        Ok(run_dir) = abandoned => Ok(RunSummary::abandoned(run_dir)),
+    }
+}
+
+async fn run_to_end(
+    loaded: Loaded,
+    opts: RunOptions,
+    abandon: tokio::sync::oneshot::Sender<PathBuf>,
+) -> Result<RunSummary, StartError> {
     crate::redact::install(&loaded.secrets);
     let pb = Arc::new(loaded.playbook);
     let run_dir = create_run_dir(&opts.out_dir, &pb.name)?;
@@ -201,20 +233,12 @@ pub async fn run_drill(loaded: Loaded, opts: RunOptions) -> Result<RunSummary, S
     }
     let (heartbeat, local_guard) = start_guard(&run_dir, &pb, &journal, opts.guard);
 
-    let ctx = StepCtx {
-        playbook: pb.clone(),
-        events: journal.clone(),
-        http: crate::steps::http_client(),
-        run_dir: run_dir.clone(),
-        interaction: opts.interaction.clone(),
-        markers: Default::default(),
-        windows: Default::default(),
-        step_name: String::new(),
-        phase_name: String::new(),
-        children: Default::default(),
-        started_at: Utc::now(),
-        clients: Default::default(),
-    };
+    let ctx = StepCtx::new(
+        pb.clone(),
+        journal.clone(),
+        run_dir.clone(),
+        opts.interaction.clone(),
+    );
     let cancel = Cancel::new();
     let registry = Arc::new(Registry::default());
     let sig_state = Arc::new(SignalState::default());
@@ -224,6 +248,7 @@ pub async fn run_drill(loaded: Loaded, opts: RunOptions) -> Result<RunSummary, S
         journal.clone(),
         run_dir.clone(),
         ctx.children.clone(),
+        abandon,
     )
     .map_err(StartError::Signals)?;
     let deadline_task = pb.deadline.map(|d| {
@@ -303,7 +328,7 @@ pub async fn run_drill(loaded: Loaded, opts: RunOptions) -> Result<RunSummary, S
     failures.extend(super::post::run_post_phases(&pb, &ctx, &registry, &cancel, &sig_state).await);
     cancel_logger.abort();
 
-    crate::steps::shell::finish_terminations();
+    ctx.children.finish().await;
     let still_applied: Vec<String> = registry
         .still_applied()
         .iter()
@@ -387,6 +412,7 @@ pub async fn run_drill(loaded: Loaded, opts: RunOptions) -> Result<RunSummary, S
         still_applied,
         cancel: reason,
         failures,
+        abandoned: false,
     })
 }
 

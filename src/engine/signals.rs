@@ -1,13 +1,16 @@
 //! Signals become drill events. First SIGINT/SIGTERM: stop the running step
 //! and restore. While restoring, further signals warn and do not stop it; the
-//! third signal in all abandons restoration, kills children and exits 5 with
-//! the exact `gameday restore` command to finish.
+//! third signal in all abandons restoration: children are killed and the
+//! run's `abandoned` channel fires; the run returns at once with an
+//! abandoned summary, and the CLI prints the exact `gameday restore` command
+//! to finish and exits 5.
 
 use super::Cancel;
 use crate::journal::{CancelReason, EventKind, EventSink};
+use crate::steps::children::Children;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
-use std::sync::{Arc, Mutex};
 use tokio::signal::unix::{SignalKind, signal};
 
 /// Shared between the dispatcher and the signal task.
@@ -23,11 +26,13 @@ pub fn spawn(
     cancel: Cancel,
     events: EventSink,
     run_dir: PathBuf,
-    children: Arc<Mutex<Vec<i32>>>,
+    children: Children,
+    abandoned: tokio::sync::oneshot::Sender<PathBuf>,
 ) -> std::io::Result<tokio::task::JoinHandle<()>> {
     let mut int = signal(SignalKind::interrupt())?;
     let mut term = signal(SignalKind::terminate())?;
     Ok(tokio::spawn(async move {
+        let mut abandoned = Some(abandoned);
         loop {
             let name = tokio::select! {
                 Some(()) = int.recv() => "SIGINT",
@@ -42,18 +47,11 @@ pub fn spawn(
                     action: "abandoned restoration".into(),
                 });
                 let _ = events.sync();
-                for pg in children.lock().unwrap_or_else(|e| e.into_inner()).iter() {
-                    let _ = nix::sys::signal::killpg(
-                        nix::unistd::Pid::from_raw(*pg),
-                        nix::sys::signal::Signal::SIGKILL,
-                    );
+                children.kill_all();
+                if let Some(tx) = abandoned.take() {
+                    let _ = tx.send(run_dir.clone());
                 }
-                eprintln!(
-                    "\ngameday: restoration abandoned after a third signal; what is still applied stays applied.\n\
-                     Finish it with:\n\n    gameday restore {}\n",
-                    run_dir.display()
-                );
-                std::process::exit(super::exit::RESTORE_FAILED);
+                continue;
             }
             if state.restoring.load(Ordering::SeqCst) {
                 let _ = events.emit(EventKind::Signal {

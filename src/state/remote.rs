@@ -134,9 +134,9 @@ async fn restore_one(c: &aws_sdk_s3::Client, loc: &Location, h: &lock::HolderSta
         crate::engine::operator()
     );
     eprintln!("gameday guard: {}: {reason}; restoring", h.holder.run);
-    let code = crate::engine::restore::restore_run_dir_by(
+    let code = crate::cli::restore::restore(
         &dir,
-        false,
+        Default::default(),
         crate::engine::restore::Restorer::Guard { reason },
     )
     .await;

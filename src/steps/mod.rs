@@ -10,6 +10,7 @@
 pub mod aws;
 pub mod canary;
 pub mod canary_verify;
+pub mod children;
 pub mod clients;
 pub mod conflicts;
 pub mod errors;
@@ -21,6 +22,7 @@ pub mod postgres;
 pub mod postgres_tls;
 pub mod prometheus;
 pub mod residency;
+pub mod retry;
 pub mod shell;
 pub mod wait;
 
@@ -120,10 +122,34 @@ pub struct Undo {
     pub action: UndoAction,
 }
 
-/// The undo actions of every mutating step kind.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum UndoAction {
+/// `undo_actions!`: the [`UndoAction`] enum and its `run`, from one line
+/// per undo type (each has `async fn run(&self, &StepCtx)`), plus `Manual`.
+macro_rules! undo_actions {
+    ($($(#[$doc:meta])* $variant:ident($ty:ty)),* $(,)?) => {
+        /// The undo actions of every mutating step kind.
+        #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+        #[serde(tag = "kind", rename_all = "snake_case")]
+        pub enum UndoAction {
+            $($(#[$doc])* $variant($ty),)*
+            /// Cannot be undone by a machine; a person must (reported as still applied).
+            Manual { instructions: String },
+        }
+
+        impl UndoAction {
+            /// Run the undo. Must be idempotent: restore may run it again after a crash.
+            pub async fn run(&self, ctx: &StepCtx) -> Result<String, StepError> {
+                match self {
+                    $(UndoAction::$variant(u) => u.run(ctx).await,)*
+                    UndoAction::Manual { instructions } => Err(StepError::fatal(format!(
+                        "cannot be undone automatically: {instructions}"
+                    ))),
+                }
+            }
+        }
+    };
+}
+
+undo_actions! {
     Shell(shell::ShellUndo),
     Http(http::HttpUndo),
     /// Stop a canary writer.
@@ -131,26 +157,6 @@ pub enum UndoAction {
     /// Put a fenced PostgreSQL primary's `default_transaction_read_only` back.
     PostgresFence(postgres::PostgresFenceUndo),
     Aws(Box<aws::AwsUndo>),
-    /// Cannot be undone by a machine; a person must (reported as still applied).
-    Manual {
-        instructions: String,
-    },
-}
-
-impl UndoAction {
-    /// Run the undo. Must be idempotent: restore may run it again after a crash.
-    pub async fn run(&self, ctx: &StepCtx) -> Result<String, StepError> {
-        match self {
-            UndoAction::Shell(u) => u.run(ctx).await,
-            UndoAction::Http(u) => u.run(ctx).await,
-            UndoAction::Canary(u) => u.run(ctx).await,
-            UndoAction::PostgresFence(u) => u.run(ctx).await,
-            UndoAction::Aws(u) => u.run(ctx).await,
-            UndoAction::Manual { instructions } => Err(StepError::fatal(format!(
-                "cannot be undone automatically: {instructions}"
-            ))),
-        }
-    }
 }
 
 /// One call a step would make, for `gameday plan`.
@@ -215,8 +221,8 @@ pub struct StepCtx {
     /// The step being run (for events emitted from inside a step).
     pub step_name: String,
     pub phase_name: String,
-    /// Process groups of running children, killed on a hard exit.
-    pub children: Arc<Mutex<Vec<i32>>>,
+    /// The run's child process groups (the one registry).
+    pub children: children::Children,
     /// Wall time the drill started (first event).
     pub started_at: DateTime<Utc>,
     /// Lazily-built network clients shared by all steps.
@@ -224,6 +230,30 @@ pub struct StepCtx {
 }
 
 impl StepCtx {
+    /// The context of a run (or of `gameday restore`) before any step: no
+    /// markers, windows or children yet, fresh clients, started now.
+    pub fn new(
+        playbook: Arc<Playbook>,
+        events: EventSink,
+        run_dir: PathBuf,
+        interaction: Interaction,
+    ) -> StepCtx {
+        StepCtx {
+            playbook,
+            events,
+            http: http_client(),
+            run_dir,
+            interaction,
+            markers: Default::default(),
+            windows: Default::default(),
+            step_name: String::new(),
+            phase_name: String::new(),
+            children: Default::default(),
+            started_at: Utc::now(),
+            clients: Default::default(),
+        }
+    }
+
     /// A copy for another step (the shared state stays shared).
     pub fn for_step(&self, phase: &str, step: &str) -> StepCtx {
         StepCtx {
@@ -252,48 +282,9 @@ impl StepCtx {
     }
 }
 
-/// The executor for a step's spec.
+/// The executor for a step's spec: every spec type implements [`Step`].
 pub fn executor(spec: &StepSpec) -> &dyn Step {
-    match spec {
-        StepSpec::Http(s) => s,
-        StepSpec::Shell(s) => s,
-        StepSpec::Manual(s) => s,
-        StepSpec::Wait(s) => s,
-        StepSpec::Note(s) => s,
-        StepSpec::Undo(s) => s,
-        StepSpec::Prometheus(s) => s,
-        StepSpec::Alert(s) => s,
-        StepSpec::PrometheusWindow(s) => s,
-        StepSpec::PrometheusCharts(s) => s,
-        StepSpec::Canary(s) => s,
-        StepSpec::CanaryRetarget(s) => s,
-        StepSpec::CanaryStop(s) => s,
-        StepSpec::CanaryVerify(s) => s,
-        StepSpec::Residency(s) => s,
-        StepSpec::Conflicts(s) => s,
-        StepSpec::PinnedUsers(s) => s,
-        StepSpec::PostgresQuery(s) => s,
-        StepSpec::PostgresReplication(s) => s,
-        StepSpec::PostgresFence(s) => s,
-        StepSpec::PostgresPromote(s) => s,
-        StepSpec::ArcRoutingControl(s) => s,
-        StepSpec::ArcRoutingControlState(s) => s,
-        StepSpec::GaTrafficDial(s) => s,
-        StepSpec::GaEndpointGroup(s) => s,
-        StepSpec::Route53HealthCheck(s) => s,
-        StepSpec::Route53HealthCheckStatus(s) => s,
-        StepSpec::Route53Weights(s) => s,
-        StepSpec::Elbv2ForwardWeights(s) => s,
-        StepSpec::Elbv2DeregisterTargets(s) => s,
-        StepSpec::FisExperiment(s) => s,
-        StepSpec::FisExperimentState(s) => s,
-        StepSpec::RdsFailoverCluster(s) => s,
-        StepSpec::RdsGlobalSwitchover(s) => s,
-        StepSpec::RdsGlobalFailover(s) => s,
-        StepSpec::RdsClusterStatus(s) => s,
-        StepSpec::CloudWatchMetric(s) => s,
-        StepSpec::CloudWatchAlarm(s) => s,
-    }
+    crate::playbook::spec::match_kind!(spec, s => s)
 }
 
 /// A shared HTTP client: rustls, sensible timeouts, our user agent.

@@ -3,6 +3,7 @@
 //! A timeout or cancellation stops the whole group: SIGTERM, a grace period,
 //! then SIGKILL.
 
+use super::children::GroupGuard;
 use super::{Outcome, PlanCtx, PlannedCall, Step, StepCtx, StepError, Undo, UndoAction};
 use crate::playbook::spec::shell::{Program, ShellCommand, ShellSpec};
 use async_trait::async_trait;
@@ -211,85 +212,6 @@ struct CommandOutput {
     millis: u128,
 }
 
-/// Kills the child's process group when the future running it is dropped
-/// (timeout, cancellation): SIGTERM now, SIGKILL after the grace period.
-struct GroupGuard {
-    pgid: Option<i32>,
-    grace: Duration,
-    children: std::sync::Arc<std::sync::Mutex<Vec<i32>>>,
-}
-
-impl GroupGuard {
-    fn disarm(&mut self) {
-        if let Some(p) = self.pgid.take() {
-            self.children
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .retain(|c| *c != p);
-        }
-    }
-}
-
-impl Drop for GroupGuard {
-    fn drop(&mut self) {
-        let Some(pgid) = self.pgid.take() else { return };
-        self.children
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .retain(|c| *c != pgid);
-        terminate_group(pgid, self.grace);
-    }
-}
-
-/// Process groups sent SIGTERM whose grace period may still be running.
-static TERMINATING: std::sync::Mutex<Vec<(i32, Instant)>> = std::sync::Mutex::new(Vec::new());
-
-/// SIGTERM the group, then SIGKILL it after `grace` if anything is left.
-/// The SIGKILL is sent by a background thread, or by [`finish_terminations`]
-/// if the process is about to exit first.
-pub fn terminate_group(pgid: i32, grace: Duration) {
-    use nix::sys::signal::{Signal, killpg};
-    use nix::unistd::Pid;
-    let pg = Pid::from_raw(pgid);
-    if killpg(pg, Signal::SIGTERM).is_err() {
-        return; // already gone
-    }
-    let deadline = Instant::now() + grace;
-    TERMINATING
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .push((pgid, deadline));
-    std::thread::spawn(move || finish_one(pgid, deadline));
-}
-
-fn finish_one(pgid: i32, deadline: Instant) {
-    use nix::sys::signal::{Signal, killpg};
-    let pg = nix::unistd::Pid::from_raw(pgid);
-    while Instant::now() < deadline {
-        if killpg(pg, None).is_err() {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let _ = killpg(pg, Signal::SIGKILL);
-    TERMINATING
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .retain(|(p, _)| *p != pgid);
-}
-
-/// Wait for every pending termination to end (SIGKILL at the end of its
-/// grace period). Called before a run returns, so no child outlives gameday.
-pub fn finish_terminations() {
-    let pending: Vec<(i32, Instant)> = TERMINATING
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .clone();
-    for (pgid, deadline) in pending {
-        finish_one(pgid, deadline);
-    }
-}
-
 async fn run_command(
     cmd: &ShellCommand,
     env: &BTreeMap<String, String>,
@@ -327,17 +249,7 @@ async fn run_command(
         .spawn()
         .map_err(|e| StepError::fatal(format!("cannot start {what}: {e}")))?;
     let pgid = child.id().map(|p| p as i32);
-    if let Some(p) = pgid {
-        ctx.children
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(p);
-    }
-    let mut guard = GroupGuard {
-        pgid,
-        grace,
-        children: ctx.children.clone(),
-    };
+    let mut guard = GroupGuard::new(&ctx.children, pgid, grace);
     let stdout: Option<Box<dyn tokio::io::AsyncRead + Unpin + Send>> =
         child.stdout.take().map(|s| Box::new(s) as _);
     let stderr: Option<Box<dyn tokio::io::AsyncRead + Unpin + Send>> =

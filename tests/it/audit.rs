@@ -2,19 +2,14 @@
 //! binary: `gameday note` from another process while a drill runs and
 //! after it, and `gameday verify` on a real run and on each kind of tampering.
 
+use crate::cli::Gd;
 use crate::support::repo;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Output, Stdio};
 use std::time::{Duration, Instant};
 
 fn gameday(args: &[&str], cwd: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_gameday"))
-        .args(args)
-        .current_dir(cwd)
-        .env("NO_COLOR", "1")
-        .env("GAMEDAY_LOCK_DIR", cwd.join("locks"))
-        .output()
-        .expect("gameday runs")
+    Gd::at(cwd, args).output()
 }
 
 fn stderr(o: &Output) -> String {
@@ -33,8 +28,9 @@ fn start_hello(dir: &Path) -> (Child, PathBuf) {
     };
     let before = runs(dir);
     let playbook = repo().join("drills/examples/hello.yaml");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_gameday"))
-        .args([
+    let mut child = Gd::at(
+        dir,
+        &[
             "run",
             playbook.to_str().unwrap(),
             "--non-interactive",
@@ -46,13 +42,13 @@ fn start_hello(dir: &Path) -> (Child, PathBuf) {
             &format!("flag_file={}", dir.join("flag").display()),
             "--var",
             "observe_for=10m",
-        ])
-        .current_dir(dir)
-        .env("GAMEDAY_LOCK_DIR", dir.join("locks"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+        ],
+    )
+    .command()
+    .stdout(Stdio::null())
+    .stderr(Stdio::null())
+    .spawn()
+    .unwrap();
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let found = runs(dir).into_iter().find(|d| {
@@ -89,18 +85,21 @@ fn notes_added_while_a_drill_runs_and_after_it_appear_in_the_reports() {
     // Several people at once, while the run writes its own events.
     let notes: Vec<Child> = (0..4)
         .map(|i| {
-            Command::new(env!("CARGO_BIN_EXE_gameday"))
-                .args([
+            Gd::at(
+                tmp.path(),
+                &[
                     "note",
                     &dir,
                     &format!("the flag took a while to show up (observer {i})"),
                     "--finding",
                     "--by",
                     &format!("observer{i}"),
-                ])
-                .stderr(Stdio::piped())
-                .spawn()
-                .unwrap()
+                ],
+            )
+            .command()
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
         })
         .collect();
     for n in notes {
@@ -292,13 +291,9 @@ fn verify_passes_on_a_real_run_and_names_the_first_bad_line_of_each_tampering() 
 fn the_demo_report_summary_fits_one_page_and_verifies() {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("reports");
-    let o = Command::new(env!("CARGO_BIN_EXE_gameday"))
-        .args(["demo", "--quiet", "--out", out.to_str().unwrap()])
-        .current_dir(repo())
-        .env("NO_COLOR", "1")
-        .env("GAMEDAY_LOCK_DIR", tmp.path().join("locks"))
-        .output()
-        .unwrap();
+    let o = Gd::new(&["demo", "--quiet", "--out", out.to_str().unwrap()])
+        .lock_dir(&tmp.path().join("locks"))
+        .output();
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let run_dir = std::fs::read_dir(&out)
         .unwrap()

@@ -39,6 +39,38 @@ impl Gd {
         gd
     }
 
+    /// `gameday ARGS…` run in `cwd`, with its lock directory at `cwd/locks`
+    /// (tests that keep their run directories beside other files).
+    pub fn at(cwd: &Path, args: &[&str]) -> Gd {
+        let mut gd = Gd::new(args);
+        gd.cmd
+            .current_dir(cwd)
+            .env("GAMEDAY_LOCK_DIR", cwd.join("locks"));
+        gd
+    }
+
+    /// Take environment locks in `dir` (shared by the runs of one test).
+    pub fn lock_dir(mut self, dir: &Path) -> Gd {
+        self.cmd.env("GAMEDAY_LOCK_DIR", dir);
+        self
+    }
+
+    pub fn env(mut self, key: &str, value: impl AsRef<std::ffi::OsStr>) -> Gd {
+        self.cmd.env(key, value);
+        self
+    }
+
+    /// Run to the end and return what it printed and its exit status.
+    pub fn output(self) -> Output {
+        self.run().0
+    }
+
+    /// The command itself, to spawn with other stdio or on tokio. Its
+    /// temporary directory is gone: use it with [`Gd::at`] or [`Gd::lock_dir`].
+    pub fn command(self) -> Command {
+        self.cmd
+    }
+
     pub fn out_dir(&self) -> PathBuf {
         self.dir.path().join("reports")
     }

@@ -11,7 +11,6 @@ use crate::support::Proc;
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
-use std::time::Duration;
 
 /// What one kill point gave.
 #[derive(Debug, PartialEq)]
@@ -215,15 +214,7 @@ fn failover_run(
 }
 
 fn start_sim() -> Proc {
-    let mut sim = Proc::spawn(
-        "gameday sim",
-        bin(),
-        &["sim", "--listen", "127.0.0.1:{port}"],
-    );
-    tokio::runtime::Runtime::new()
-        .unwrap()
-        .block_on(sim.wait_ready("/sim/truth", Duration::from_secs(20)));
-    sim
+    crate::support::sim::sim_blocking(None)
 }
 
 #[test]

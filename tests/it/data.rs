@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use super::support::{Proc, free_port, http, repo};
+use super::support::{Proc, free_port, repo};
 
 /// PostgreSQL 15 binaries (`GAMEDAY_PG_BIN`, set by scripts/test.sh, or Debian's path).
 fn pg_bin() -> PathBuf {
@@ -99,14 +99,16 @@ fn command(
     vars: &[(&str, String)],
     envs: &[(&str, String)],
 ) -> tokio::process::Command {
-    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_gameday"));
     // Runs under `out/runs`; a lock directory of its own, so drills of
     // tests running in parallel do not lock each other out.
-    cmd.arg("run")
-        .arg(playbook)
+    let mut cmd = tokio::process::Command::from(
+        crate::cli::Gd::new(&["run"])
+            .lock_dir(&out.join("locks"))
+            .command(),
+    );
+    cmd.arg(playbook)
         .arg("--out")
         .arg(out.join("runs"))
-        .env("GAMEDAY_LOCK_DIR", out.join("locks"))
         .arg("--yes")
         .arg("--non-interactive")
         .arg("--log-format")
@@ -743,39 +745,15 @@ async fn primary_stopped_abruptly_mid_drill_reports_losses_honestly() {
 /// `gameday sim` with fast reroutes; `quiet` turns off synthetic traffic and
 /// jobs, so the only writes (and lost updates) are the canary's.
 async fn sim(quiet: bool) -> Proc {
-    let dir = tempfile::tempdir().expect("temp dir");
     let mut cfg = String::from("routing: { propagation_delay: 500ms, propagation_jitter: 0s }\n");
     if quiet {
         cfg.push_str("load: { US: 0, EU: 0 }\ndata: { background_writes_per_second: 0 }\n");
     }
-    std::fs::write(dir.path().join("sim.yaml"), cfg).expect("sim config");
-    let mut p = Proc::spawn_in(
-        "gameday sim",
-        env!("CARGO_BIN_EXE_gameday"),
-        &[
-            "sim",
-            "--listen",
-            "127.0.0.1:{port}",
-            "--config",
-            "{dir}/sim.yaml",
-            "--seed",
-            "7",
-        ],
-        dir,
-    );
-    p.wait_ready("/sim/truth", Duration::from_secs(30)).await;
-    p
+    crate::support::sim::sim_with(Some(7), Some(&cfg)).await
 }
 
 async fn truth(sim: &Proc) -> Value {
-    http()
-        .get(format!("{}/sim/truth", sim.base_url()))
-        .send()
-        .await
-        .expect("GET /sim/truth")
-        .json()
-        .await
-        .expect("truth JSON")
+    crate::support::sim::truth(&sim.base_url()).await
 }
 
 fn drill() -> PathBuf {
@@ -1015,12 +993,7 @@ phases:
 "#,
     )
     .expect("write playbook");
-    let out = Command::new(env!("CARGO_BIN_EXE_gameday"))
-        .arg("validate")
-        .arg(&path)
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("run gameday validate");
+    let out = crate::cli::Gd::new(&["validate", path.to_str().unwrap()]).output();
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
     let file = path.display().to_string();
@@ -1051,12 +1024,7 @@ phases:
         "name: bad\npostgres:\n  primary: { env: A, file: /b }\nphases: [{ kind: precheck, steps: [{ name: n, kind: note, text: x }] }]\n",
     )
     .expect("write playbook");
-    let out = Command::new(env!("CARGO_BIN_EXE_gameday"))
-        .arg("validate")
-        .arg(&path)
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("run gameday validate");
+    let out = crate::cli::Gd::new(&["validate", path.to_str().unwrap()]).output();
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(

@@ -6,24 +6,16 @@
 //! observation, a query that errors, a query that returns nothing.
 
 use crate::support::prometheus::{Alertmanager, Prometheus};
+use crate::support::sim::truth;
 use crate::support::{Proc, free_port, http, repo, wait_for};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::Duration;
 
-const BIN: &str = env!("CARGO_BIN_EXE_gameday");
-
 /// `gameday sim` on a free loopback port, ready.
 pub(crate) async fn sim(seed: u64) -> Proc {
-    let seed = seed.to_string();
-    let mut p = Proc::spawn(
-        "gameday sim",
-        BIN,
-        &["sim", "--listen", "127.0.0.1:{port}", "--seed", &seed],
-    );
-    p.wait_ready("/sim/truth", Duration::from_secs(30)).await;
-    p
+    crate::support::sim::sim_with(Some(seed), None).await
 }
 
 /// The arguments of `gameday run` for the shipped drill against `sim_url`.
@@ -56,15 +48,13 @@ pub(crate) fn drill_args(out: &Path, sim_url: &str, extra: &[(&str, String)]) ->
 }
 
 pub(crate) fn gameday(args: &[String], lock_dir: &Path) -> Command {
-    let mut c = Command::new(BIN);
-    c.args(args)
-        .env("GAMEDAY_LOCK_DIR", lock_dir)
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    crate::cli::Gd::new(&args)
+        .lock_dir(lock_dir)
         .env("AWS_ACCESS_KEY_ID", "test")
         .env("AWS_SECRET_ACCESS_KEY", "test")
         .env("AWS_REGION", "us-west-2")
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::null());
-    c
+        .command()
 }
 
 /// Run `gameday` to the end (on a blocking thread, so the test's servers keep serving).
@@ -109,17 +99,6 @@ fn recorded(j: &[Value], name: &str) -> Option<f64> {
         .rev()
         .find(|e| e["name"] == name)
         .and_then(|e| e["value"].as_f64())
-}
-
-async fn truth(sim_url: &str) -> Value {
-    http()
-        .get(format!("{sim_url}/sim/truth"))
-        .send()
-        .await
-        .expect("truth")
-        .json()
-        .await
-        .expect("truth json")
 }
 
 fn between(t: &Value, from: &str, to: &str) -> f64 {

@@ -2,19 +2,14 @@
 //! report` re-rendering the same files, `gameday history` over the runs, and
 //! the errors a user sees for a bad template or directory.
 
+use crate::cli::Gd;
 use crate::support::repo;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
+/// Each test its own lock directory (`cwd/locks`): tests run in parallel.
 fn gameday(args: &[&str], cwd: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_gameday"))
-        .args(args)
-        .current_dir(cwd)
-        .env("NO_COLOR", "1")
-        // Each test its own lock directory: tests run in parallel.
-        .env("GAMEDAY_LOCK_DIR", cwd.join("locks"))
-        .output()
-        .expect("gameday runs")
+    Gd::at(cwd, args).output()
 }
 
 fn stderr(o: &Output) -> String {
@@ -165,8 +160,9 @@ fn a_run_killed_mid_isolation_is_reported_incomplete_with_what_is_still_applied(
     let tmp = tempfile::tempdir().unwrap();
     let playbook = repo().join("drills/examples/hello.yaml");
     let flag = tmp.path().join("flag");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_gameday"))
-        .args([
+    let mut child = Gd::at(
+        tmp.path(),
+        &[
             "run",
             playbook.to_str().unwrap(),
             "--non-interactive",
@@ -180,13 +176,13 @@ fn a_run_killed_mid_isolation_is_reported_incomplete_with_what_is_still_applied(
             &format!("flag_file={}", flag.display()),
             "--var",
             "observe_for=10m",
-        ])
-        .current_dir(tmp.path())
-        .env("GAMEDAY_LOCK_DIR", tmp.path().join("locks"))
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+        ],
+    )
+    .command()
+    .stdout(std::process::Stdio::null())
+    .stderr(std::process::Stdio::null())
+    .spawn()
+    .unwrap();
     // Wait until the journal says the region is isolated (bounded polling).
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     let run_dir = loop {

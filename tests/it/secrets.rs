@@ -6,7 +6,6 @@
 
 use crate::cli::*;
 use crate::support::Proc;
-use std::time::Duration;
 
 /// Quotes, a backslash, `%`, `&`, `<`, `>`, an apostrophe, a space, unicode.
 const NASTY: &str = "p\"a\\ss%w0rd&<é> it's 😀!";
@@ -66,15 +65,7 @@ fn assert_clean(what: &str, text: &str) {
 }
 
 fn start_sim() -> Proc {
-    let mut sim = Proc::spawn(
-        "gameday sim",
-        bin(),
-        &["sim", "--listen", "127.0.0.1:{port}"],
-    );
-    tokio::runtime::Runtime::new()
-        .unwrap()
-        .block_on(sim.wait_ready("/sim/truth", Duration::from_secs(20)));
-    sim
+    crate::support::sim::sim_blocking(None)
 }
 
 #[test]

@@ -459,6 +459,104 @@ pub fn valid_table(s: &str) -> bool {
         })
 }
 
+use super::Problems;
+use crate::playbook::problem::Problem;
+
+impl super::Kind for CanarySpec {
+    /// The writer's undo stops it; its records stay as evidence.
+    fn effect(&self) -> super::Effect {
+        super::Effect::Mutating { has_undo: true }
+    }
+
+    fn problems(&self, refs: &super::Refs<'_>) -> Problems {
+        let mut out: Problems = self.problems();
+        for name in self.connections() {
+            refs.need_connection(name, &mut out);
+        }
+        out
+    }
+}
+
+impl super::Kind for CanaryRetargetSpec {
+    /// Only gameday's own writer changes.
+    fn effect(&self) -> super::Effect {
+        super::Effect::Passive
+    }
+
+    fn problems(&self, refs: &super::Refs<'_>) -> Problems {
+        let mut out = vec![];
+        let r = self;
+        if let Some(c) = refs.find_canary(&r.canary, &mut out) {
+            match (&c.postgres, &r.connection, r.write_in.is_empty()) {
+                (Some(_), Some(conn), true) if r.stream.is_none() => {
+                    refs.need_connection(conn, &mut out)
+                }
+                (Some(_), _, _) => out.push(Problem::new(
+                    "a PostgreSQL canary is retargeted with `connection:` alone",
+                )),
+                (None, None, false) => {
+                    if let Some(st) = &r.stream
+                        && !c.streams.iter().any(|s| &s.name == st)
+                    {
+                        out.push(Problem::new(format!(
+                            "canary `{}` has no stream `{st}`",
+                            r.canary
+                        )));
+                    }
+                }
+                (None, _, _) => out.push(Problem::new(
+                    "an HTTP canary is retargeted with `write_in:` (and optionally `stream:`)",
+                )),
+            }
+        }
+        out
+    }
+}
+
+impl super::Kind for CanaryStopSpec {
+    /// Only gameday's own writer changes.
+    fn effect(&self) -> super::Effect {
+        super::Effect::Passive
+    }
+
+    fn problems(&self, refs: &super::Refs<'_>) -> Problems {
+        let mut out = vec![];
+        refs.find_canary(&self.canary, &mut out);
+        out
+    }
+}
+
+impl super::Kind for CanaryVerifySpec {
+    fn effect(&self) -> super::Effect {
+        super::Effect::ReadOnly
+    }
+
+    fn recorded_suffixes(&self) -> &'static [&'static str] {
+        VERIFY_COUNTS
+    }
+
+    fn problems(&self, refs: &super::Refs<'_>) -> Problems {
+        let mut out = vec![];
+        let c = refs.find_canary(&self.canary, &mut out);
+        for k in self.expect.keys() {
+            if !VERIFY_COUNTS.contains(&k.as_str()) {
+                let hint = crate::diag::suggest(k, VERIFY_COUNTS.iter().copied(), || {
+                    format!("counts are: {}", VERIFY_COUNTS.join(", "))
+                });
+                out.push(
+                    Problem::new(format!("`expect.{k}` is not a canary-verify count")).hint(hint),
+                );
+            }
+        }
+        if c.is_some_and(|c| c.postgres.is_some()) {
+            for name in &self.read_in {
+                refs.need_connection(name, &mut out);
+            }
+        }
+        out
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -179,3 +179,40 @@ mod tests {
         assert!(Share::parse("lots").unwrap_err().contains("not a share"));
     }
 }
+
+impl super::Kind for ConflictsSpec {
+    fn effect(&self) -> super::Effect {
+        super::Effect::ReadOnly
+    }
+
+    fn recorded_suffixes(&self) -> &'static [&'static str] {
+        &["conflicts", "writes", "old", "forbidden"]
+    }
+
+    fn problems(&self, refs: &super::Refs<'_>) -> super::Problems {
+        use crate::playbook::problem::Problem;
+        let mut out: super::Problems = self.problems().into_iter().map(Problem::new).collect();
+        if let Some(win) = self.window.as_deref()
+            && win != "drill"
+            && !refs
+                .pb
+                .phases
+                .iter()
+                .any(|p| p.name == win || p.kind.as_str() == win)
+        {
+            out.push(
+                Problem::new(format!("window `{win}` is not a phase of this playbook"))
+                    .hint("name a phase (by name or kind), or `drill` for the whole drill so far"),
+            );
+        }
+        if refs.pb.connections.prometheus.is_none() {
+            out.push(
+                Problem::new(
+                    "conflicts are read from Prometheus, and the playbook has no `prometheus:` connection",
+                )
+                .hint("add `prometheus: { url: http://HOST:9090 }` at the top level"),
+            );
+        }
+        out
+    }
+}

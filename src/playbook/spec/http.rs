@@ -71,3 +71,15 @@ impl HttpSpec {
         })
     }
 }
+
+impl super::Kind for HttpSpec {
+    fn effect(&self) -> super::Effect {
+        if self.is_read_only() {
+            super::Effect::ReadOnly
+        } else {
+            super::Effect::Mutating {
+                has_undo: self.undo.is_some(),
+            }
+        }
+    }
+}

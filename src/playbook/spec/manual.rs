@@ -53,3 +53,5 @@ pub enum UnattendedRule {
     /// Run the `check:` step instead; it passes or the step fails.
     Check,
 }
+
+super::fixed_effect!(ManualSpec => Interactive);

@@ -2,8 +2,10 @@
 //!
 //! These are plain data (no I/O). Each kind has its own module; the
 //! executors live in `crate::steps`, one module per kind, behind the
-//! `crate::steps::Step` trait. To add a kind: add its spec module here, a
-//! line to `step_kinds!`, and its executor in `crate::steps`.
+//! `crate::steps::Step` trait. To add a kind: its spec type with an
+//! `impl Kind` (effect, recorded names, cross-checks) in its spec module, a
+//! line to `step_kinds!`, and `impl Step` in its executor module in
+//! `crate::steps` (`steps::executor` finds it through `match_kind!`).
 
 pub mod aws;
 pub mod canary;
@@ -25,7 +27,7 @@ use marked_yaml::Node;
 use serde::Serialize;
 
 macro_rules! step_kinds {
-    ($($name:literal => $variant:ident($ty:ty)),* $(,)?) => {
+    ($d:tt $($name:literal => $variant:ident($ty:ty)),* $(,)?) => {
         /// The kind-specific part of a step, chosen by its `kind:` tag.
         #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
         #[serde(tag = "kind")]
@@ -51,11 +53,27 @@ macro_rules! step_kinds {
                     _ => None,
                 }
             }
+
+            /// What the step's kind says about itself ([`Kind`]).
+            pub fn as_kind(&self) -> &dyn Kind {
+                match_kind!(self, s => s)
+            }
         }
+
+        /// `match_kind!(spec, s => expr)`: `expr` with `s` bound to the
+        /// kind-specific spec, whatever the kind (`steps::executor` uses it).
+        macro_rules! match_kind {
+            ($d spec:expr, $d s:ident => $d body:expr) => {
+                match $d spec {
+                    $($crate::playbook::spec::StepSpec::$variant($d s) => $d body,)*
+                }
+            };
+        }
+        pub(crate) use match_kind;
     };
 }
 
-step_kinds! {
+step_kinds! { $
     "http" => Http(http::HttpSpec),
     "shell" => Shell(shell::ShellSpec),
     "manual" => Manual(manual::ManualSpec),
@@ -111,55 +129,100 @@ pub enum Effect {
     Restore,
 }
 
+/// What a step kind says about itself, declared in its spec module.
+pub trait Kind {
+    /// What running a step of this kind does to the world.
+    fn effect(&self) -> Effect;
+
+    /// For steps that measure several numbers: the suffixes of the names
+    /// recorded besides `record:` itself (`<record>_<suffix>`).
+    fn recorded_suffixes(&self) -> &'static [&'static str] {
+        &[]
+    }
+
+    /// Problems with the step's own fields and with what it names elsewhere
+    /// in the playbook (connections, other steps): message and hint.
+    fn problems(&self, _refs: &Refs<'_>) -> Problems {
+        vec![]
+    }
+}
+
+/// `fixed_effect!(A, B => ReadOnly)`: kinds whose effect never depends on their fields.
+macro_rules! fixed_effect {
+    ($($ty:ty),+ => $effect:expr) => {
+        $(impl $crate::playbook::spec::Kind for $ty {
+            fn effect(&self) -> $crate::playbook::spec::Effect {
+                use $crate::playbook::spec::Effect::*;
+                $effect
+            }
+        })+
+    };
+}
+pub(crate) use fixed_effect;
+
+/// Problems found in a step, for [`Kind::problems`].
+pub type Problems = Vec<Problem>;
+
+/// What a step may name elsewhere in the playbook, for [`Kind::problems`].
+pub struct Refs<'a> {
+    pub pb: &'a Playbook,
+    connections: Vec<&'a str>,
+    canaries: Vec<(&'a str, &'a canary::CanarySpec)>,
+}
+
+impl<'a> Refs<'a> {
+    pub fn new(pb: &'a Playbook) -> Refs<'a> {
+        Refs {
+            pb,
+            connections: pb.connections.postgres.keys().map(|s| s.as_str()).collect(),
+            canaries: pb
+                .all_steps()
+                .filter_map(|(_, s)| match &s.spec {
+                    StepSpec::Canary(c) => Some((s.name.as_str(), c)),
+                    _ => None,
+                })
+                .collect(),
+        }
+    }
+
+    /// A problem unless the playbook declares the PostgreSQL connection `name`.
+    pub fn need_connection(&self, name: &str, out: &mut Problems) {
+        if !self.pb.connections.postgres.contains_key(name) {
+            let connections = &self.connections;
+            let hint = crate::diag::suggest(name, connections.iter().copied(), || {
+                if connections.is_empty() {
+                    format!(
+                        "declare it at the top level: `postgres: {{ {name}: {{ env: PG_{}_DSN }} }}`",
+                        name.to_ascii_uppercase()
+                    )
+                } else {
+                    format!("connections are: {}", connections.join(", "))
+                }
+            });
+            out.push(Problem::new(format!("no PostgreSQL connection named `{name}`")).hint(hint));
+        }
+    }
+
+    /// The `canary` step named `name`, or a problem.
+    pub fn find_canary(&self, name: &str, out: &mut Problems) -> Option<&'a canary::CanarySpec> {
+        let found = self
+            .canaries
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, c)| *c);
+        if found.is_none() {
+            let hint = crate::diag::suggest(name, self.canaries.iter().map(|(n, _)| *n), || {
+                "name the step of kind `canary` that starts the writer".into()
+            });
+            out.push(Problem::new(format!("no `canary` step named `{name}`")).hint(hint));
+        }
+        found
+    }
+}
+
 impl StepSpec {
     pub fn effect(&self) -> Effect {
-        match self {
-            StepSpec::Http(s) if s.is_read_only() => Effect::ReadOnly,
-            StepSpec::Http(s) => Effect::Mutating {
-                has_undo: s.undo.is_some(),
-            },
-            StepSpec::Shell(s) if s.read_only => Effect::ReadOnly,
-            StepSpec::Shell(s) => Effect::Mutating {
-                has_undo: s.undo.is_some(),
-            },
-            StepSpec::Manual(_) => Effect::Interactive,
-            StepSpec::Wait(_) | StepSpec::Note(_) => Effect::Passive,
-            StepSpec::Undo(_) => Effect::Restore,
-            StepSpec::Prometheus(_)
-            | StepSpec::Alert(_)
-            | StepSpec::PrometheusWindow(_)
-            | StepSpec::PrometheusCharts(_) => Effect::ReadOnly,
-            // The writer's undo stops it; its records stay as evidence.
-            StepSpec::Canary(_) => Effect::Mutating { has_undo: true },
-            // Only gameday's own writer changes.
-            StepSpec::CanaryRetarget(_) | StepSpec::CanaryStop(_) => Effect::Passive,
-            StepSpec::CanaryVerify(_)
-            | StepSpec::Residency(_)
-            | StepSpec::Conflicts(_)
-            | StepSpec::PinnedUsers(_)
-            | StepSpec::PostgresQuery(_)
-            | StepSpec::PostgresReplication(_) => Effect::ReadOnly,
-            StepSpec::PostgresFence(_) => Effect::Mutating { has_undo: true },
-            StepSpec::PostgresPromote(_) => Effect::Mutating { has_undo: false },
-            StepSpec::ArcRoutingControlState(_)
-            | StepSpec::GaEndpointGroup(_)
-            | StepSpec::Route53HealthCheckStatus(_)
-            | StepSpec::FisExperimentState(_)
-            | StepSpec::RdsClusterStatus(_)
-            | StepSpec::CloudWatchMetric(_)
-            | StepSpec::CloudWatchAlarm(_) => Effect::ReadOnly,
-            StepSpec::ArcRoutingControl(_)
-            | StepSpec::GaTrafficDial(_)
-            | StepSpec::Route53HealthCheck(_)
-            | StepSpec::Route53Weights(_)
-            | StepSpec::Elbv2ForwardWeights(_)
-            | StepSpec::Elbv2DeregisterTargets(_)
-            | StepSpec::FisExperiment(_)
-            | StepSpec::RdsFailoverCluster(_)
-            | StepSpec::RdsGlobalSwitchover(_) => Effect::Mutating { has_undo: true },
-            // Promotion with possible data loss: the playbook must declare `irreversible:`.
-            StepSpec::RdsGlobalFailover(_) => Effect::Mutating { has_undo: false },
-        }
+        self.as_kind().effect()
     }
 
     /// The names a step records values under when it says `record: <record>`:
@@ -167,164 +230,14 @@ impl StepSpec {
     /// `<record>_<count>` for each.
     pub fn recorded_names(&self, record: &str) -> Vec<String> {
         let mut names = vec![record.to_string()];
-        let extra: &[&str] = match self {
-            StepSpec::CanaryVerify(_) => canary::VERIFY_COUNTS,
-            StepSpec::Residency(_) => &["readback", "traffic_peak", "traffic_total"],
-            StepSpec::PostgresReplication(_) => &["bytes"],
-            StepSpec::Conflicts(_) => &["conflicts", "writes", "old", "forbidden"],
-            _ => &[],
-        };
+        let extra = self.as_kind().recorded_suffixes();
         names.extend(extra.iter().map(|e| format!("{record}_{e}")));
         names
     }
 
     /// Problems with a step's own fields and with what it names elsewhere in
-    /// the playbook (connections, other steps), at the step unless they say.
-    pub fn problems(&self, pb: &Playbook) -> Vec<Problem> {
-        let mut out: Vec<Problem> = vec![];
-        let connections: Vec<&str> = pb.connections.postgres.keys().map(|s| s.as_str()).collect();
-        let need_connection = |name: &str, out: &mut Vec<Problem>| {
-            if !pb.connections.postgres.contains_key(name) {
-                let hint = crate::diag::suggest(name, connections.iter().copied(), || {
-                    if connections.is_empty() {
-                        format!(
-                            "declare it at the top level: `postgres: {{ {name}: {{ env: PG_{}_DSN }} }}`",
-                            name.to_ascii_uppercase()
-                        )
-                    } else {
-                        format!("connections are: {}", connections.join(", "))
-                    }
-                });
-                out.push(
-                    Problem::new(format!("no PostgreSQL connection named `{name}`")).hint(hint),
-                );
-            }
-        };
-        let canaries: Vec<(&str, &canary::CanarySpec)> = pb
-            .all_steps()
-            .filter_map(|(_, s)| match &s.spec {
-                StepSpec::Canary(c) => Some((s.name.as_str(), c)),
-                _ => None,
-            })
-            .collect();
-        let find_canary = |name: &str, out: &mut Vec<Problem>| {
-            let found = canaries.iter().find(|(n, _)| *n == name).map(|(_, c)| *c);
-            if found.is_none() {
-                let hint = crate::diag::suggest(name, canaries.iter().map(|(n, _)| *n), || {
-                    "name the step of kind `canary` that starts the writer".into()
-                });
-                out.push(Problem::new(format!("no `canary` step named `{name}`")).hint(hint));
-            }
-            found
-        };
-        match self {
-            StepSpec::Canary(c) => {
-                out.extend(c.problems());
-                for name in c.connections() {
-                    need_connection(name, &mut out);
-                }
-            }
-            StepSpec::CanaryRetarget(r) => {
-                if let Some(c) = find_canary(&r.canary, &mut out) {
-                    match (&c.postgres, &r.connection, r.write_in.is_empty()) {
-                        (Some(_), Some(conn), true) if r.stream.is_none() => {
-                            need_connection(conn, &mut out)
-                        }
-                        (Some(_), _, _) => out.push(Problem::new("a PostgreSQL canary is retargeted with `connection:` alone")),
-                        (None, None, false) => {
-                            if let Some(st) = &r.stream
-                                && !c.streams.iter().any(|s| &s.name == st)
-                            {
-                                out.push(Problem::new(format!("canary `{}` has no stream `{st}`", r.canary)));
-                            }
-                        }
-                        (None, _, _) => out.push(Problem::new("an HTTP canary is retargeted with `write_in:` (and optionally `stream:`)")),
-                    }
-                }
-            }
-            StepSpec::CanaryStop(s) => {
-                find_canary(&s.canary, &mut out);
-            }
-            StepSpec::CanaryVerify(v) => {
-                let c = find_canary(&v.canary, &mut out);
-                for k in v.expect.keys() {
-                    if !canary::VERIFY_COUNTS.contains(&k.as_str()) {
-                        let hint =
-                            crate::diag::suggest(k, canary::VERIFY_COUNTS.iter().copied(), || {
-                                format!("counts are: {}", canary::VERIFY_COUNTS.join(", "))
-                            });
-                        out.push(
-                            Problem::new(format!("`expect.{k}` is not a canary-verify count"))
-                                .hint(hint),
-                        );
-                    }
-                }
-                if c.is_some_and(|c| c.postgres.is_some()) {
-                    for name in &v.read_in {
-                        need_connection(name, &mut out);
-                    }
-                }
-            }
-            StepSpec::Residency(r) => {
-                out.extend(r.problems());
-                if let Some(rb) = &r.read_back
-                    && let Some(c) = find_canary(&rb.canary, &mut out)
-                    && !c.streams.iter().any(|s| !s.absent_in.is_empty())
-                {
-                    out.push(Problem::new(format!("canary `{}` has no stream with `absent_in:`, so there is nothing to read back", rb.canary)).hint("add `absent_in: [us-east-1]` to the stream written for EU users"));
-                }
-                if r.traffic.is_some() && pb.connections.prometheus.is_none() {
-                    out.push(Problem::new("`traffic` is read from Prometheus, and the playbook has no `prometheus:` connection").hint("add `prometheus: { url: http://HOST:9090 }` at the top level"));
-                }
-            }
-            StepSpec::Conflicts(c) => {
-                out.extend(c.problems().into_iter().map(Problem::new));
-                if let Some(win) = c.window.as_deref()
-                    && win != "drill"
-                    && !pb
-                        .phases
-                        .iter()
-                        .any(|p| p.name == win || p.kind.as_str() == win)
-                {
-                    out.push(
-                        Problem::new(format!("window `{win}` is not a phase of this playbook"))
-                            .hint("name a phase (by name or kind), or `drill` for the whole drill so far"),
-                    );
-                }
-                if pb.connections.prometheus.is_none() {
-                    out.push(
-                        Problem::new("conflicts are read from Prometheus, and the playbook has no `prometheus:` connection")
-                            .hint("add `prometheus: { url: http://HOST:9090 }` at the top level"),
-                    );
-                }
-            }
-            StepSpec::PinnedUsers(p) => {
-                out.extend(p.problems().into_iter().map(Problem::new));
-                if let Some(c) = find_canary(&p.canary, &mut out)
-                    && c.http.is_none()
-                {
-                    out.push(Problem::new(format!(
-                        "canary `{}` writes into PostgreSQL; pinned-users needs an HTTP canary",
-                        p.canary
-                    )));
-                }
-            }
-            StepSpec::PostgresQuery(q) => need_connection(&q.connection, &mut out),
-            StepSpec::PostgresReplication(r) => {
-                need_connection(&r.connection, &mut out);
-                if let Some(p) = &r.compare_with {
-                    need_connection(p, &mut out);
-                }
-            }
-            StepSpec::PostgresFence(f) => {
-                need_connection(&f.connection, &mut out);
-                if let Some(s) = &f.keep_while_promoted {
-                    need_connection(s, &mut out);
-                }
-            }
-            StepSpec::PostgresPromote(p) => need_connection(&p.connection, &mut out),
-            _ => {}
-        }
-        out
+    /// the playbook (connections, other steps): message and hint.
+    pub fn problems(&self, pb: &Playbook) -> Problems {
+        self.as_kind().problems(&Refs::new(pb))
     }
 }

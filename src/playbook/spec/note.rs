@@ -8,3 +8,5 @@ use serde::{Deserialize, Serialize};
 pub struct NoteSpec {
     pub text: String,
 }
+
+super::fixed_effect!(NoteSpec => Passive);

@@ -85,3 +85,23 @@ impl PinnedUsersSpec {
         p
     }
 }
+
+impl super::Kind for PinnedUsersSpec {
+    fn effect(&self) -> super::Effect {
+        super::Effect::ReadOnly
+    }
+
+    fn problems(&self, refs: &super::Refs<'_>) -> super::Problems {
+        use crate::playbook::problem::Problem;
+        let mut out: super::Problems = self.problems().into_iter().map(Problem::new).collect();
+        if let Some(c) = refs.find_canary(&self.canary, &mut out)
+            && c.http.is_none()
+        {
+            out.push(Problem::new(format!(
+                "canary `{}` writes into PostgreSQL; pinned-users needs an HTTP canary",
+                self.canary
+            )));
+        }
+        out
+    }
+}

@@ -164,3 +164,63 @@ pub struct PostgresPromoteSpec {
     #[serde(default)]
     pub wait_for: Option<Positive>,
 }
+
+use super::Problems;
+
+impl super::Kind for PostgresQuerySpec {
+    fn effect(&self) -> super::Effect {
+        super::Effect::ReadOnly
+    }
+
+    fn problems(&self, refs: &super::Refs<'_>) -> Problems {
+        let mut out = vec![];
+        refs.need_connection(&self.connection, &mut out);
+        out
+    }
+}
+
+impl super::Kind for PostgresReplicationSpec {
+    fn effect(&self) -> super::Effect {
+        super::Effect::ReadOnly
+    }
+
+    fn recorded_suffixes(&self) -> &'static [&'static str] {
+        &["bytes"]
+    }
+
+    fn problems(&self, refs: &super::Refs<'_>) -> Problems {
+        let mut out = vec![];
+        refs.need_connection(&self.connection, &mut out);
+        if let Some(p) = &self.compare_with {
+            refs.need_connection(p, &mut out);
+        }
+        out
+    }
+}
+
+impl super::Kind for PostgresFenceSpec {
+    fn effect(&self) -> super::Effect {
+        super::Effect::Mutating { has_undo: true }
+    }
+
+    fn problems(&self, refs: &super::Refs<'_>) -> Problems {
+        let mut out = vec![];
+        refs.need_connection(&self.connection, &mut out);
+        if let Some(s) = &self.keep_while_promoted {
+            refs.need_connection(s, &mut out);
+        }
+        out
+    }
+}
+
+impl super::Kind for PostgresPromoteSpec {
+    fn effect(&self) -> super::Effect {
+        super::Effect::Mutating { has_undo: false }
+    }
+
+    fn problems(&self, refs: &super::Refs<'_>) -> Problems {
+        let mut out = vec![];
+        refs.need_connection(&self.connection, &mut out);
+        out
+    }
+}

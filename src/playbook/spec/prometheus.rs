@@ -469,3 +469,5 @@ pub fn validate(pb: &crate::playbook::Playbook) -> Vec<Problem> {
     }
     out
 }
+
+super::fixed_effect!(PrometheusSpec, AlertSpec, PrometheusWindowSpec, PrometheusChartsSpec => ReadOnly);

@@ -28,6 +28,7 @@
 
 use crate::playbook::duration::Positive;
 use crate::playbook::expect::Comparison;
+use crate::playbook::problem::Problem;
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
@@ -103,5 +104,39 @@ impl ResidencySpec {
         p.into_iter()
             .map(crate::playbook::problem::Problem::new)
             .collect()
+    }
+}
+
+impl super::Kind for ResidencySpec {
+    fn effect(&self) -> super::Effect {
+        super::Effect::ReadOnly
+    }
+
+    fn recorded_suffixes(&self) -> &'static [&'static str] {
+        &["readback", "traffic_peak", "traffic_total"]
+    }
+
+    fn problems(&self, refs: &super::Refs<'_>) -> super::Problems {
+        let r = self;
+        let mut out = r.problems();
+        if let Some(rb) = &r.read_back
+            && let Some(c) = refs.find_canary(&rb.canary, &mut out)
+            && !c.streams.iter().any(|s| !s.absent_in.is_empty())
+        {
+            out.push(
+                Problem::new(format!(
+                    "canary `{}` has no stream with `absent_in:`, so there is nothing to read back",
+                    rb.canary
+                ))
+                .hint("add `absent_in: [us-east-1]` to the stream written for EU users"),
+            );
+        }
+        if r.traffic.is_some() && refs.pb.connections.prometheus.is_none() {
+            out.push(
+                Problem::new("`traffic` is read from Prometheus, and the playbook has no `prometheus:` connection")
+                    .hint("add `prometheus: { url: http://HOST:9090 }` at the top level"),
+            );
+        }
+        out
     }
 }

@@ -168,3 +168,15 @@ impl From<ShellCommand> for RawShellCommand {
         }
     }
 }
+
+impl super::Kind for ShellSpec {
+    fn effect(&self) -> super::Effect {
+        if self.read_only {
+            super::Effect::ReadOnly
+        } else {
+            super::Effect::Mutating {
+                has_undo: self.undo.is_some(),
+            }
+        }
+    }
+}

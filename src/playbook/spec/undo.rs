@@ -11,3 +11,5 @@ pub struct UndoSpec {
     /// The name of the step to undo, or `all`.
     pub of: String,
 }
+
+super::fixed_effect!(UndoSpec => Restore);

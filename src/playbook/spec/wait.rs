@@ -11,3 +11,5 @@ pub struct WaitSpec {
     #[serde(default)]
     pub reason: Option<String>,
 }
+
+super::fixed_effect!(WaitSpec => Passive);

@@ -219,13 +219,12 @@ async fn cluster(
     let t = ctx
         .clients
         .aws
-        .target(&conn_of(ctx, profile), Service::Route53RecoveryCluster)
+        .target(
+            &super::conn_of(&ctx.playbook, &None, profile),
+            Service::Route53RecoveryCluster,
+        )
         .await?;
     Ok((t, effective_endpoints(listed)))
-}
-
-fn conn_of(ctx: &StepCtx, profile: &Option<String>) -> AwsConn {
-    super::step_conn(&ctx.playbook.connections.aws, &None, profile)
 }
 
 fn endpoints_text(eps: &[ClusterEndpoint]) -> String {

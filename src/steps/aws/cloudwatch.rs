@@ -7,8 +7,8 @@
 //! stand in for Prometheus as the source of time to detect.
 
 use super::{Target, api_error, cloudwatch_client, to_chrono};
+use crate::playbook::spec::aws::Service;
 use crate::playbook::spec::aws::cloudwatch::{CloudWatchAlarmSpec, CloudWatchMetricSpec, Reduce};
-use crate::playbook::spec::aws::{AwsConn, Service};
 use crate::steps::{Outcome, PlanCtx, PlannedCall, Refined, Step, StepCtx, StepError};
 use async_trait::async_trait;
 use aws_sdk_cloudwatch::types::{
@@ -19,21 +19,6 @@ use serde_json::json;
 
 const GET_METRIC_DATA: &str = "cloudwatch:GetMetricData";
 const DESCRIBE_ALARMS: &str = "cloudwatch:DescribeAlarms";
-
-fn conn_of(ctx: &StepCtx, region: &Option<String>, profile: &Option<String>) -> AwsConn {
-    super::step_conn(&ctx.playbook.connections.aws, region, profile)
-}
-
-fn plan_at(ctx: &PlanCtx, region: &Option<String>, profile: &Option<String>) -> String {
-    let conn = ctx
-        .playbook
-        .connections
-        .aws
-        .clone()
-        .unwrap_or_default()
-        .for_step(region, profile);
-    super::plan_where(&conn, Service::CloudWatch)
-}
 
 impl CloudWatchMetricSpec {
     fn what(&self) -> String {
@@ -163,7 +148,12 @@ impl Step for CloudWatchMetricSpec {
                 self.what(),
                 self.window,
                 self.period,
-                plan_at(ctx, &self.region, &self.profile),
+                super::plan_at(
+                    &ctx.playbook,
+                    &self.region,
+                    &self.profile,
+                    Service::CloudWatch
+                ),
                 reduce_text(self.reduce),
                 self.expect
             ),
@@ -172,7 +162,7 @@ impl Step for CloudWatchMetricSpec {
     }
 
     async fn run(&self, ctx: &StepCtx) -> Result<Outcome, StepError> {
-        let conn = conn_of(ctx, &self.region, &self.profile);
+        let conn = super::conn_of(&ctx.playbook, &self.region, &self.profile);
         let t = ctx.clients.aws.target(&conn, Service::CloudWatch).await?;
         let points = self.datapoints(&t).await?;
         let evidence = json!({
@@ -230,7 +220,12 @@ impl Step for CloudWatchAlarmSpec {
             call: format!(
                 "{DESCRIBE_ALARMS} {} {} (expect {})",
                 self.alarm_name,
-                plan_at(ctx, &self.region, &self.profile),
+                super::plan_at(
+                    &ctx.playbook,
+                    &self.region,
+                    &self.profile,
+                    Service::CloudWatch
+                ),
                 self.state.0
             ),
             undo: None,
@@ -238,7 +233,7 @@ impl Step for CloudWatchAlarmSpec {
     }
 
     async fn run(&self, ctx: &StepCtx) -> Result<Outcome, StepError> {
-        let conn = conn_of(ctx, &self.region, &self.profile);
+        let conn = super::conn_of(&ctx.playbook, &self.region, &self.profile);
         let t = ctx.clients.aws.target(&conn, Service::CloudWatch).await?;
         let name = &self.alarm_name;
         let out = cloudwatch_client(&t)

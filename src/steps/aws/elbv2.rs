@@ -24,21 +24,6 @@ const DESCRIBE_HEALTH: &str = "elasticloadbalancing:DescribeTargetHealth";
 const DEREGISTER: &str = "elasticloadbalancing:DeregisterTargets";
 const REGISTER: &str = "elasticloadbalancing:RegisterTargets";
 
-fn conn_of(ctx: &StepCtx, region: &Option<String>, profile: &Option<String>) -> AwsConn {
-    super::step_conn(&ctx.playbook.connections.aws, region, profile)
-}
-
-fn plan_at(ctx: &PlanCtx, region: &Option<String>, profile: &Option<String>) -> String {
-    let conn = ctx
-        .playbook
-        .connections
-        .aws
-        .clone()
-        .unwrap_or_default()
-        .for_step(region, profile);
-    super::plan_where(&conn, Service::Elbv2)
-}
-
 // ----- actions -----------------------------------------------------------------
 
 /// An action as journaled. Only the kinds gameday can put back exactly.
@@ -358,7 +343,7 @@ impl Elbv2ForwardWeightsSpec {
 impl Step for Elbv2ForwardWeightsSpec {
     fn plan(&self, ctx: &PlanCtx) -> Vec<PlannedCall> {
         let of = self.of();
-        let at = plan_at(ctx, &self.region, &self.profile);
+        let at = super::plan_at(ctx.playbook, &self.region, &self.profile, Service::Elbv2);
         let read = match of {
             ActionsOf::ListenerDefault(_) => DESCRIBE_LISTENERS,
             ActionsOf::Rule(_) => DESCRIBE_RULES,
@@ -381,7 +366,7 @@ impl Step for Elbv2ForwardWeightsSpec {
     }
 
     async fn capture(&self, ctx: &StepCtx) -> Result<Option<(Value, Undo)>, StepError> {
-        let conn = conn_of(ctx, &self.region, &self.profile);
+        let conn = super::conn_of(&ctx.playbook, &self.region, &self.profile);
         let t = ctx.clients.aws.target(&conn, Service::Elbv2).await?;
         let of = self.of();
         let actions = read_actions(&t, &of).await?;
@@ -405,7 +390,7 @@ impl Step for Elbv2ForwardWeightsSpec {
     }
 
     async fn run(&self, ctx: &StepCtx) -> Result<Outcome, StepError> {
-        let conn = conn_of(ctx, &self.region, &self.profile);
+        let conn = super::conn_of(&ctx.playbook, &self.region, &self.profile);
         let t = ctx.clients.aws.target(&conn, Service::Elbv2).await?;
         let of = self.of();
         let actions = self.reweighted(&read_actions(&t, &of).await?)?;
@@ -536,7 +521,7 @@ impl Elbv2DeregisterTargetsSpec {
 #[async_trait]
 impl Step for Elbv2DeregisterTargetsSpec {
     fn plan(&self, ctx: &PlanCtx) -> Vec<PlannedCall> {
-        let at = plan_at(ctx, &self.region, &self.profile);
+        let at = super::plan_at(ctx.playbook, &self.region, &self.profile, Service::Elbv2);
         vec![
             PlannedCall {
                 call: format!("{DESCRIBE_HEALTH} {} {at} (capture)", self.target_group_arn),
@@ -556,7 +541,7 @@ impl Step for Elbv2DeregisterTargetsSpec {
     }
 
     async fn capture(&self, ctx: &StepCtx) -> Result<Option<(Value, Undo)>, StepError> {
-        let conn = conn_of(ctx, &self.region, &self.profile);
+        let conn = super::conn_of(&ctx.playbook, &self.region, &self.profile);
         let t = ctx.clients.aws.target(&conn, Service::Elbv2).await?;
         let (all, shown) = registered(&t, &self.target_group_arn).await?;
         let chosen = self.chosen(&all);
@@ -589,7 +574,7 @@ impl Step for Elbv2DeregisterTargetsSpec {
     }
 
     async fn run(&self, ctx: &StepCtx) -> Result<Outcome, StepError> {
-        let conn = conn_of(ctx, &self.region, &self.profile);
+        let conn = super::conn_of(&ctx.playbook, &self.region, &self.profile);
         let t = ctx.clients.aws.target(&conn, Service::Elbv2).await?;
         let arn = &self.target_group_arn;
         let (all, _) = registered(&t, arn).await?;

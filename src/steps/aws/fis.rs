@@ -33,21 +33,6 @@ const ACTIVE: &[&str] = &["pending", "initiating", "running"];
 /// States an experiment never leaves.
 const TERMINAL: &[&str] = &["completed", "stopped", "failed", "cancelled"];
 
-fn conn_of(ctx: &StepCtx, region: &Option<String>, profile: &Option<String>) -> AwsConn {
-    super::step_conn(&ctx.playbook.connections.aws, region, profile)
-}
-
-fn plan_at(ctx: &PlanCtx, region: &Option<String>, profile: &Option<String>) -> String {
-    let conn = ctx
-        .playbook
-        .connections
-        .aws
-        .clone()
-        .unwrap_or_default()
-        .for_step(region, profile);
-    super::plan_where(&conn, Service::Fis)
-}
-
 /// The token of the experiment started by `step` in the run at `run_dir`.
 pub fn token(run_dir: &std::path::Path, step: &str) -> String {
     let mut h = sha2::Sha256::new();
@@ -184,7 +169,7 @@ async fn experiment(
 #[async_trait]
 impl Step for FisExperimentSpec {
     fn plan(&self, ctx: &PlanCtx) -> Vec<PlannedCall> {
-        let at = plan_at(ctx, &self.region, &self.profile);
+        let at = super::plan_at(ctx.playbook, &self.region, &self.profile, Service::Fis);
         let mut calls = vec![
             PlannedCall {
                 call: format!("{GET_TEMPLATE} {} {at} (capture)", self.template_id),
@@ -211,7 +196,7 @@ impl Step for FisExperimentSpec {
     }
 
     async fn capture(&self, ctx: &StepCtx) -> Result<Option<(Value, Undo)>, StepError> {
-        let conn = conn_of(ctx, &self.region, &self.profile);
+        let conn = super::conn_of(&ctx.playbook, &self.region, &self.profile);
         let t = ctx.clients.aws.target(&conn, Service::Fis).await?;
         let id = &self.template_id;
         let out = fis_client(&t)
@@ -249,7 +234,7 @@ impl Step for FisExperimentSpec {
     }
 
     async fn run(&self, ctx: &StepCtx) -> Result<Outcome, StepError> {
-        let conn = conn_of(ctx, &self.region, &self.profile);
+        let conn = super::conn_of(&ctx.playbook, &self.region, &self.profile);
         let t = ctx.clients.aws.target(&conn, Service::Fis).await?;
         let token = token(&ctx.run_dir, &ctx.step_name);
         let mut tags: HashMap<String, String> = self.tags.clone().into_iter().collect();
@@ -304,7 +289,7 @@ impl Step for FisExperimentSpec {
 #[async_trait]
 impl Step for FisExperimentStateSpec {
     fn plan(&self, ctx: &PlanCtx) -> Vec<PlannedCall> {
-        let at = plan_at(ctx, &self.region, &self.profile);
+        let at = super::plan_at(ctx.playbook, &self.region, &self.profile, Service::Fis);
         let call = match (&self.experiment_id, &self.started_by) {
             (Some(id), _) => format!("{GET} {id} {at} (expect {})", self.state.0),
             (None, Some(step)) => format!(
@@ -317,7 +302,7 @@ impl Step for FisExperimentStateSpec {
     }
 
     async fn run(&self, ctx: &StepCtx) -> Result<Outcome, StepError> {
-        let conn = conn_of(ctx, &self.region, &self.profile);
+        let conn = super::conn_of(&ctx.playbook, &self.region, &self.profile);
         let t = ctx.clients.aws.target(&conn, Service::Fis).await?;
         let id = match (&self.experiment_id, &self.started_by) {
             (Some(id), _) => id.clone(),

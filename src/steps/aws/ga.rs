@@ -65,13 +65,13 @@ fn weights_text(eps: &[GaEndpoint]) -> String {
 }
 
 /// The GA API lives in us-west-2 whatever the playbook's region.
-fn conn_of(
+fn ga_conn(
     playbook: &crate::playbook::Playbook,
     region: &Option<String>,
     profile: &Option<String>,
 ) -> AwsConn {
     let region = Some(region.clone().unwrap_or_else(|| "us-west-2".into()));
-    super::step_conn(&playbook.connections.aws, &region, profile)
+    super::conn_of(playbook, &region, profile)
 }
 
 async fn describe(t: &Target, arn: &str) -> Result<EndpointGroup, StepError> {
@@ -165,7 +165,7 @@ impl GaTrafficDialSpec {
 #[async_trait]
 impl Step for GaTrafficDialSpec {
     fn plan(&self, ctx: &PlanCtx) -> Vec<PlannedCall> {
-        let conn = conn_of(ctx.playbook, &self.region, &self.profile);
+        let conn = ga_conn(ctx.playbook, &self.region, &self.profile);
         let at = super::plan_where(&conn, Service::GlobalAccelerator);
         vec![
             PlannedCall {
@@ -186,7 +186,7 @@ impl Step for GaTrafficDialSpec {
     }
 
     async fn capture(&self, ctx: &StepCtx) -> Result<Option<(Value, Undo)>, StepError> {
-        let conn = conn_of(&ctx.playbook, &self.region, &self.profile);
+        let conn = ga_conn(&ctx.playbook, &self.region, &self.profile);
         let t = ctx
             .clients
             .aws
@@ -239,7 +239,7 @@ impl Step for GaTrafficDialSpec {
     }
 
     async fn run(&self, ctx: &StepCtx) -> Result<Outcome, StepError> {
-        let conn = conn_of(&ctx.playbook, &self.region, &self.profile);
+        let conn = ga_conn(&ctx.playbook, &self.region, &self.profile);
         let t = ctx
             .clients
             .aws
@@ -266,7 +266,7 @@ impl Step for GaTrafficDialSpec {
 #[async_trait]
 impl Step for GaEndpointGroupSpec {
     fn plan(&self, ctx: &PlanCtx) -> Vec<PlannedCall> {
-        let conn = conn_of(ctx.playbook, &self.region, &self.profile);
+        let conn = ga_conn(ctx.playbook, &self.region, &self.profile);
         vec![PlannedCall {
             call: format!(
                 "{DESCRIBE} {} {}",
@@ -278,7 +278,7 @@ impl Step for GaEndpointGroupSpec {
     }
 
     async fn run(&self, ctx: &StepCtx) -> Result<Outcome, StepError> {
-        let conn = conn_of(&ctx.playbook, &self.region, &self.profile);
+        let conn = ga_conn(&ctx.playbook, &self.region, &self.profile);
         let t = ctx
             .clients
             .aws

@@ -223,6 +223,26 @@ pub fn step_conn(
         .for_step(region, profile)
 }
 
+/// The connection a step uses: the playbook's `connections.aws` with the
+/// step's own `region` and `profile`.
+pub fn conn_of(
+    playbook: &crate::playbook::Playbook,
+    region: &Option<String>,
+    profile: &Option<String>,
+) -> AwsConn {
+    step_conn(&playbook.connections.aws, region, profile)
+}
+
+/// Where `gameday plan` says a step's calls go: `in REGION [at ENDPOINT]`.
+pub fn plan_at(
+    playbook: &crate::playbook::Playbook,
+    region: &Option<String>,
+    profile: &Option<String>,
+    service: Service,
+) -> String {
+    plan_where(&conn_of(playbook, region, profile), service)
+}
+
 /// Build a service client from a [`Target`], with its endpoint override.
 macro_rules! client_for {
     ($fn:ident, $krate:ident) => {

@@ -27,21 +27,6 @@ const FAILOVER_GLOBAL: &str = "rds:FailoverGlobalCluster";
 const SETTLE: Duration = Duration::from_secs(15 * 60);
 const POLL: Duration = Duration::from_secs(5);
 
-fn conn_of(ctx: &StepCtx, region: &Option<String>, profile: &Option<String>) -> AwsConn {
-    super::step_conn(&ctx.playbook.connections.aws, region, profile)
-}
-
-fn plan_at(ctx: &PlanCtx, region: &Option<String>, profile: &Option<String>) -> String {
-    let conn = ctx
-        .playbook
-        .connections
-        .aws
-        .clone()
-        .unwrap_or_default()
-        .for_step(region, profile);
-    super::plan_where(&conn, Service::Rds)
-}
-
 async fn cluster(t: &Target, id: &str) -> Result<DbCluster, StepError> {
     let out = rds_client(t)
         .describe_db_clusters()
@@ -178,7 +163,7 @@ async fn failover_cluster(t: &Target, id: &str, target: Option<&str>) -> Result<
 #[async_trait]
 impl Step for RdsFailoverClusterSpec {
     fn plan(&self, ctx: &PlanCtx) -> Vec<PlannedCall> {
-        let at = plan_at(ctx, &self.region, &self.profile);
+        let at = super::plan_at(ctx.playbook, &self.region, &self.profile, Service::Rds);
         vec![
             PlannedCall {
                 call: format!(
@@ -203,7 +188,7 @@ impl Step for RdsFailoverClusterSpec {
     }
 
     async fn capture(&self, ctx: &StepCtx) -> Result<Option<(Value, Undo)>, StepError> {
-        let conn = conn_of(ctx, &self.region, &self.profile);
+        let conn = super::conn_of(&ctx.playbook, &self.region, &self.profile);
         let t = ctx.clients.aws.target(&conn, Service::Rds).await?;
         let c = cluster(&t, &self.cluster).await?;
         let writer = writer_instance(&c).ok_or_else(|| {
@@ -228,7 +213,7 @@ impl Step for RdsFailoverClusterSpec {
     }
 
     async fn run(&self, ctx: &StepCtx) -> Result<Outcome, StepError> {
-        let conn = conn_of(ctx, &self.region, &self.profile);
+        let conn = super::conn_of(&ctx.playbook, &self.region, &self.profile);
         let t = ctx.clients.aws.target(&conn, Service::Rds).await?;
         failover_cluster(&t, &self.cluster, self.target_instance.as_deref()).await?;
         Ok(Outcome::pass(format!(
@@ -297,7 +282,7 @@ async fn switchover(t: &Target, id: &str, to: &str) -> Result<(), StepError> {
 #[async_trait]
 impl Step for RdsGlobalSwitchoverSpec {
     fn plan(&self, ctx: &PlanCtx) -> Vec<PlannedCall> {
-        let at = plan_at(ctx, &self.region, &self.profile);
+        let at = super::plan_at(ctx.playbook, &self.region, &self.profile, Service::Rds);
         vec![
             PlannedCall {
                 call: format!(
@@ -319,7 +304,7 @@ impl Step for RdsGlobalSwitchoverSpec {
     }
 
     async fn capture(&self, ctx: &StepCtx) -> Result<Option<(Value, Undo)>, StepError> {
-        let conn = conn_of(ctx, &self.region, &self.profile);
+        let conn = super::conn_of(&ctx.playbook, &self.region, &self.profile);
         let t = ctx.clients.aws.target(&conn, Service::Rds).await?;
         let g = global(&t, &self.global_cluster).await?;
         let writer = writer_cluster(&g).ok_or_else(|| {
@@ -344,7 +329,7 @@ impl Step for RdsGlobalSwitchoverSpec {
     }
 
     async fn run(&self, ctx: &StepCtx) -> Result<Outcome, StepError> {
-        let conn = conn_of(ctx, &self.region, &self.profile);
+        let conn = super::conn_of(&ctx.playbook, &self.region, &self.profile);
         let t = ctx.clients.aws.target(&conn, Service::Rds).await?;
         switchover(&t, &self.global_cluster, &self.target_cluster_arn).await?;
         Ok(Outcome::pass(format!(
@@ -358,7 +343,7 @@ impl Step for RdsGlobalSwitchoverSpec {
 #[async_trait]
 impl Step for RdsGlobalFailoverSpec {
     fn plan(&self, ctx: &PlanCtx) -> Vec<PlannedCall> {
-        let at = plan_at(ctx, &self.region, &self.profile);
+        let at = super::plan_at(ctx.playbook, &self.region, &self.profile, Service::Rds);
         vec![PlannedCall {
             call: format!(
                 "{FAILOVER_GLOBAL} {} to {} with AllowDataLoss {at}",
@@ -369,7 +354,7 @@ impl Step for RdsGlobalFailoverSpec {
     }
 
     async fn capture(&self, ctx: &StepCtx) -> Result<Option<(Value, Undo)>, StepError> {
-        let conn = conn_of(ctx, &self.region, &self.profile);
+        let conn = super::conn_of(&ctx.playbook, &self.region, &self.profile);
         let t = ctx.clients.aws.target(&conn, Service::Rds).await?;
         let g = global(&t, &self.global_cluster).await?;
         Ok(Some((
@@ -398,7 +383,7 @@ impl Step for RdsGlobalFailoverSpec {
                 self.global_cluster
             )));
         }
-        let conn = conn_of(ctx, &self.region, &self.profile);
+        let conn = super::conn_of(&ctx.playbook, &self.region, &self.profile);
         let t = ctx.clients.aws.target(&conn, Service::Rds).await?;
         let id = &self.global_cluster;
         rds_client(&t)
@@ -421,7 +406,7 @@ impl Step for RdsGlobalFailoverSpec {
 #[async_trait]
 impl Step for RdsClusterStatusSpec {
     fn plan(&self, ctx: &PlanCtx) -> Vec<PlannedCall> {
-        let at = plan_at(ctx, &self.region, &self.profile);
+        let at = super::plan_at(ctx.playbook, &self.region, &self.profile, Service::Rds);
         let writer = self
             .writer
             .as_ref()
@@ -441,7 +426,7 @@ impl Step for RdsClusterStatusSpec {
     }
 
     async fn run(&self, ctx: &StepCtx) -> Result<Outcome, StepError> {
-        let conn = conn_of(ctx, &self.region, &self.profile);
+        let conn = super::conn_of(&ctx.playbook, &self.region, &self.profile);
         let t = ctx.clients.aws.target(&conn, Service::Rds).await?;
         let (name, status, writer, evidence) = match (&self.cluster, &self.global_cluster) {
             (Some(id), _) => {

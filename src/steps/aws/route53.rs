@@ -29,25 +29,18 @@ const GET_CHANGE: &str = "route53:GetChange";
 /// Route 53 calls a health check healthy when more than this share of checkers do.
 const HEALTHY_SHARE: f64 = 0.18;
 
-fn conn_of(ctx: &StepCtx, profile: &Option<String>) -> AwsConn {
-    super::step_conn(&ctx.playbook.connections.aws, &None, profile)
-}
-
 async fn target(ctx: &StepCtx, profile: &Option<String>) -> Result<Target, StepError> {
     ctx.clients
         .aws
-        .target(&conn_of(ctx, profile), Service::Route53)
+        .target(
+            &super::conn_of(&ctx.playbook, &None, profile),
+            Service::Route53,
+        )
         .await
 }
 
-fn plan_at(ctx: &PlanCtx, profile: &Option<String>) -> String {
-    let conn = ctx
-        .playbook
-        .connections
-        .aws
-        .clone()
-        .unwrap_or_default()
-        .for_step(&None, profile);
+fn plan_endpoint(ctx: &PlanCtx, profile: &Option<String>) -> String {
+    let conn = super::conn_of(ctx.playbook, &None, profile);
     match super::endpoint_for(&conn, Service::Route53) {
         Some(e) => format!(" at {e}"),
         None => String::new(),
@@ -147,7 +140,7 @@ pub fn health_check_json(h: &HealthCheck) -> Value {
 #[async_trait]
 impl Step for Route53HealthCheckSpec {
     fn plan(&self, ctx: &PlanCtx) -> Vec<PlannedCall> {
-        let at = plan_at(ctx, &self.profile);
+        let at = plan_endpoint(ctx, &self.profile);
         vec![
             PlannedCall {
                 call: format!("{GET_HC} {}{at} (capture)", self.health_check_id),
@@ -213,7 +206,7 @@ impl Step for Route53HealthCheckStatusSpec {
             call: format!(
                 "{HC_STATUS} {}{} (expect {})",
                 self.health_check_id,
-                plan_at(ctx, &self.profile),
+                plan_endpoint(ctx, &self.profile),
                 health_text(self.expect)
             ),
             undo: None,
@@ -593,7 +586,7 @@ impl Route53WeightsSpec {
 #[async_trait]
 impl Step for Route53WeightsSpec {
     fn plan(&self, ctx: &PlanCtx) -> Vec<PlannedCall> {
-        let at = plan_at(ctx, &self.profile);
+        let at = plan_endpoint(ctx, &self.profile);
         let what = format!(
             "{} {} in hosted zone {}",
             normalize(&self.record_name),

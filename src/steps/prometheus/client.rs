@@ -22,7 +22,7 @@
 
 use crate::playbook::spec::prometheus::ApiConnection;
 use crate::steps::StepError;
-use backon::{ExponentialBuilder, Retryable};
+use backon::Retryable;
 use chrono::{DateTime, TimeZone, Utc};
 use serde::Deserialize;
 use serde_json::Value;
@@ -426,11 +426,12 @@ impl ApiClient {
     ) -> Result<(Value, Option<DateTime<Utc>>), ApiError> {
         (|| self.get_once(path, params))
             .retry(
-                ExponentialBuilder::default()
-                    .with_min_delay(Duration::from_millis(100))
-                    .with_max_delay(Duration::from_secs(2))
-                    .with_max_times(RETRIES)
-                    .with_jitter(),
+                crate::steps::retry::backoff(
+                    Duration::from_millis(100),
+                    Duration::from_secs(2),
+                    RETRIES,
+                )
+                .with_jitter(),
             )
             .when(|e: &ApiError| e.retryable())
             .notify(|e: &ApiError, after: Duration| {

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod prometheus;
+pub mod sim;
 pub mod webhook;
 
 use std::future::Future;

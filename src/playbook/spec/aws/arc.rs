@@ -75,3 +75,6 @@ pub struct ArcRoutingControlStateSpec {
     #[serde(default)]
     pub profile: Option<String>,
 }
+
+super::super::fixed_effect!(ArcRoutingControlStateSpec => ReadOnly);
+super::super::fixed_effect!(ArcRoutingControlSpec => Mutating { has_undo: true });

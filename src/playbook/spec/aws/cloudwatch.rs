@@ -144,3 +144,5 @@ pub struct CloudWatchAlarmSpec {
     #[serde(default)]
     pub profile: Option<String>,
 }
+
+super::super::fixed_effect!(CloudWatchMetricSpec, CloudWatchAlarmSpec => ReadOnly);

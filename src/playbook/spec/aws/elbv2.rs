@@ -89,3 +89,5 @@ pub struct Elbv2DeregisterTargetsSpec {
     #[serde(default)]
     pub profile: Option<String>,
 }
+
+super::super::fixed_effect!(Elbv2ForwardWeightsSpec, Elbv2DeregisterTargetsSpec => Mutating { has_undo: true });

@@ -86,3 +86,6 @@ impl TryFrom<RawState> for FisExperimentStateSpec {
         })
     }
 }
+
+super::super::fixed_effect!(FisExperimentStateSpec => ReadOnly);
+super::super::fixed_effect!(FisExperimentSpec => Mutating { has_undo: true });

@@ -103,3 +103,6 @@ pub struct GaExpect {
     #[serde(default)]
     pub healthy_endpoints: Option<Comparison>,
 }
+
+super::super::fixed_effect!(GaEndpointGroupSpec => ReadOnly);
+super::super::fixed_effect!(GaTrafficDialSpec => Mutating { has_undo: true });

@@ -99,3 +99,8 @@ impl TryFrom<RawStatus> for RdsClusterStatusSpec {
         })
     }
 }
+
+super::super::fixed_effect!(RdsClusterStatusSpec => ReadOnly);
+super::super::fixed_effect!(RdsFailoverClusterSpec, RdsGlobalSwitchoverSpec => Mutating { has_undo: true });
+// Promotion with possible data loss: the playbook must declare `irreversible:`.
+super::super::fixed_effect!(RdsGlobalFailoverSpec => Mutating { has_undo: false });

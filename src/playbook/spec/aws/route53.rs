@@ -128,3 +128,6 @@ pub struct RecordWeight {
     pub set_identifier: String,
     pub weight: i64,
 }
+
+super::super::fixed_effect!(Route53HealthCheckStatusSpec => ReadOnly);
+super::super::fixed_effect!(Route53HealthCheckSpec, Route53WeightsSpec => Mutating { has_undo: true });

@@ -130,7 +130,7 @@ fn a_crashed_run_is_incomplete_with_what_is_still_applied_at_the_top() {
     // rest is "not measured", without a verdict and without advice.
     assert_eq!(r.report.metrics["ttr"].value, None);
     assert_eq!(r.report.metrics["ttr"].met, None);
-    assert_eq!(r.report.metrics["ttr"].verdict, "not measured");
+    assert_eq!(r.report.metrics["ttr"].verdict, model::Verdict::NotMeasured);
     assert!(!r.report.next_steps.iter().any(|a| a.about == "ttr"));
 }
 
@@ -158,7 +158,7 @@ fn gameday_restore_afterwards_clears_what_is_still_applied() {
     let r = write_reports(&dir, None, None).unwrap();
     assert_eq!(r.outcome, Outcome::Incomplete);
     assert!(r.restoration.still_applied.is_empty());
-    assert_eq!(r.restoration.status, "restored");
+    assert_eq!(r.restoration.status, model::RestorationStatus::Restored);
     assert!(
         r.outcome_line
             .contains("`gameday restore` has since undone everything"),

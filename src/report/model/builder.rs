@@ -1,19 +1,17 @@
 //! Building the report model one event at a time (`Builder`), and
 //! finishing it once the journal is read.
 
-use crate::journal::event::NoteKind;
-use crate::journal::event::{CancelReason, Outcome, Status};
-use crate::journal::{Event, EventKind};
-use crate::playbook::MetricRole;
-use crate::playbook::expect::Comparison;
-use crate::report::findings::{ActionItem, Finding, NoteInfo, RawNote};
-use chrono::{DateTime, SecondsFormat, Utc};
-use serde::{Deserialize, Serialize};
-use serde_json::Value;
-use std::collections::{BTreeMap, HashMap};
 use super::defs::*;
 use super::format::*;
 use super::types::*;
+use crate::engine::metrics::MetricInputs;
+use crate::journal::event::Outcome;
+use crate::journal::playbook::PlaybookView;
+use crate::journal::{Event, EventKind};
+use crate::playbook::MetricRole;
+use crate::report::findings::RawNote;
+use chrono::{DateTime, Utc};
+use std::collections::{BTreeMap, HashMap};
 
 /// Times every `t` is computed from.
 #[derive(Clone, Copy)]
@@ -56,7 +54,9 @@ pub struct Builder {
     /// The events `pending_from_journal` needs (intents, failures, undos).
     pub(super) restoration_events: Vec<Event>,
     pub(super) run: RunInfo,
-    pub(super) playbook: Value,
+    pub(super) playbook: PlaybookView,
+    /// Markers and recorded values, for metrics the run never evaluated.
+    pub(super) metric_inputs: MetricInputs,
     pub(super) outcome: Option<Outcome>,
     pub(super) finished_at: Option<DateTime<Utc>>,
     pub(super) cancelled: Option<CancelInfo>,
@@ -97,7 +97,8 @@ impl Builder {
                 started_at: rfc(start),
                 ..Default::default()
             },
-            playbook: Value::Null,
+            playbook: PlaybookView::default(),
+            metric_inputs: MetricInputs::default(),
             outcome: None,
             finished_at: None,
             cancelled: None,
@@ -124,7 +125,6 @@ impl Builder {
             notes: vec![],
         }
     }
-
 }
 
 impl Builder {
@@ -135,31 +135,34 @@ impl Builder {
         let Builder {
             mut run,
             playbook,
+            metric_inputs,
             outcome,
             finished_at,
             cancelled,
             markers,
             marker_details,
             metric_events,
-            mut phases,
+            phases,
             mut steps,
             guardrails,
             manual,
             signals,
-            mut changes,
+            changes,
             restore_runs,
             recorded,
             canary,
             mut clock,
-            mut timeline,
+            timeline,
             warnings,
             mut script,
             artifacts,
             notes,
+            restoration_events,
+            events,
+            last_ts,
             ..
         } = self;
 
-        // Expectations from the playbook.
         let defs = step_defs(&playbook);
         for s in &mut steps {
             if let Some(d) = defs.get(&s.name) {
@@ -168,96 +171,11 @@ impl Builder {
                 s.record = d.record.clone();
             }
         }
-        // Phases in the playbook's order, with those that never started.
-        if let Some(pb_phases) = playbook.get("phases").and_then(Value::as_array) {
-            let mut ran = std::mem::take(&mut phases);
-            for p in pb_phases {
-                let (Some(name), Some(kind)) = (
-                    p.get("name").and_then(Value::as_str),
-                    p.get("kind").and_then(Value::as_str),
-                ) else {
-                    continue;
-                };
-                match ran.iter().position(|x| x.name == name) {
-                    Some(i) => phases.push(ran.remove(i)),
-                    None => phases.push(PhaseInfo {
-                        name: name.into(),
-                        kind: kind.into(),
-                        status: "not_run".into(),
-                        started_at: None,
-                        finished_at: None,
-                        t: None,
-                        duration_seconds: None,
-                        budget_seconds: None,
-                        detail: Some("never started".into()),
-                    }),
-                }
-            }
-            phases.append(&mut ran);
-        }
+        let phases = in_playbook_order(&playbook, phases);
+        let restoration = restoration_of(&restoration_events, changes, restore_runs);
+        let metrics = metrics_of(&playbook, &metric_inputs, metric_events);
 
-        // Still applied, as `gameday restore` sees it.
-        let pending = crate::engine::restore::pending_from_journal(&self.restoration_events);
-        for c in &mut changes {
-            if c.state != "apply_failed" {
-                c.state = if pending.iter().any(|a| a.id == c.id) {
-                    "still_applied"
-                } else {
-                    "undone"
-                }
-                .into();
-            }
-        }
-        let still_applied: Vec<ChangeInfo> = changes
-            .iter()
-            .filter(|c| c.state == "still_applied")
-            .cloned()
-            .collect();
-        let restoration = Restoration {
-            status: if !still_applied.is_empty() {
-                "still_applied"
-            } else if changes.iter().all(|c| c.state == "apply_failed") {
-                "nothing_changed"
-            } else {
-                "restored"
-            }
-            .into(),
-            still_applied,
-            changes,
-            restore_runs,
-        };
-
-        // Metrics: as evaluated at the end of the run, or from markers and
-        // recorded values when the run never got there.
-        let mdefs = metric_defs(&playbook);
-        let mut metrics: BTreeMap<String, MetricInfo> = BTreeMap::new();
-        if metric_events.is_empty() {
-            for d in &mdefs {
-                metrics.insert(d.name.clone(), provisional_metric(d, &markers, &recorded));
-            }
-        } else {
-            for (name, mut m) in metric_events {
-                let def = mdefs.iter().find(|d| d.name == name);
-                m.description = def.and_then(|d| d.description.clone());
-                m.role = def.and_then(|d| d.role);
-                m.inputs = def.map(MetricDef::inputs).unwrap_or_default();
-                metrics.insert(name, m);
-            }
-        }
-
-        // A metric named exactly like a role (`ttd`) has that role unless
-        // it declares another or another metric declares it (older playbooks).
-        let declared: Vec<MetricRole> = metrics.values().filter_map(|m| m.role).collect();
-        for (name, m) in metrics.iter_mut() {
-            if m.role.is_none()
-                && let Some(r) = MetricRole::parse(name).filter(|r| !declared.contains(r))
-            {
-                m.role = Some(r);
-            }
-        }
-
-        let last_ts = self.last_ts.unwrap_or(start);
-        let end = finished_at.unwrap_or(last_ts);
+        let end = finished_at.unwrap_or(last_ts.unwrap_or(start));
         run.finished_at = Some(rfc(end));
         run.duration_seconds = Some(secs_between(start, end));
         run.duration = human_secs(secs_between(start, end));
@@ -280,36 +198,15 @@ impl Builder {
             outcome
         };
 
-        let data_steps: Vec<usize> = steps
-            .iter()
-            .enumerate()
-            .filter(|(_, s)| is_data_safety(&s.kind) || is_data_safety(&s.name))
-            .map(|(i, _)| i)
-            .collect();
-        let data_recorded: Vec<usize> = recorded
-            .iter()
-            .enumerate()
-            .filter(|(_, r)| is_data_safety(&r.name))
-            .map(|(i, _)| i)
-            .collect();
-
-        clock.notes = clock_notes(&clock.offsets, &marker_details);
-
-        let mut timeline: Vec<TimelineEntry> = {
-            timeline.sort_by_key(|(t, _, _)| *t);
-            timeline
-                .into_iter()
-                .map(|(t, kind, text)| TimelineEntry {
-                    at: rfc(t),
-                    t: c.t(t),
-                    offset_seconds: c.offset(t),
-                    kind: kind.into(),
-                    text,
-                })
-                .collect()
+        let data_safety = DataSafety {
+            canary,
+            steps: indices(&steps, |s| {
+                is_data_safety(&s.kind) || is_data_safety(&s.name)
+            }),
+            recorded: indices(&recorded, |r| is_data_safety(&r.name)),
         };
-        timeline.shrink_to_fit();
-
+        clock.notes = clock_notes(&clock.offsets, &marker_details);
+        let timeline = timeline_of(c, timeline);
         script.finish(&phases);
         let mut report = Report {
             schema_version: SCHEMA_VERSION,
@@ -327,11 +224,7 @@ impl Builder {
             signals,
             restoration,
             recorded,
-            data_safety: DataSafety {
-                canary,
-                steps: data_steps,
-                recorded: data_recorded,
-            },
+            data_safety,
             clock,
             timeline,
             next_steps: vec![],
@@ -345,7 +238,7 @@ impl Builder {
             phase_chart: None,
             previous: None,
             journal: JournalInfo {
-                events: self.events,
+                events,
                 torn_tail: false,
                 unreadable_lines: vec![],
                 final_hash: None,
@@ -357,4 +250,128 @@ impl Builder {
         crate::report::findings::attach(&mut report, notes);
         report
     }
+}
+
+/// The indices of the items of `v` for which `f` holds.
+fn indices<T>(v: &[T], f: impl Fn(&T) -> bool) -> Vec<usize> {
+    v.iter()
+        .enumerate()
+        .filter(|(_, x)| f(x))
+        .map(|(i, _)| i)
+        .collect()
+}
+
+/// The phases in the playbook's order, with those that never started;
+/// phases the playbook does not name (an older journal) come last.
+fn in_playbook_order(playbook: &PlaybookView, mut ran: Vec<PhaseInfo>) -> Vec<PhaseInfo> {
+    let mut phases = vec![];
+    for p in &playbook.phases {
+        match ran.iter().position(|x| x.name == p.name) {
+            Some(i) => phases.push(ran.remove(i)),
+            None => phases.push(PhaseInfo {
+                name: p.name.clone(),
+                kind: p.kind.as_str().into(),
+                status: Progress::NotRun,
+                started_at: None,
+                finished_at: None,
+                t: None,
+                duration_seconds: None,
+                budget_seconds: None,
+                detail: Some("never started".into()),
+            }),
+        }
+    }
+    phases.append(&mut ran);
+    phases
+}
+
+/// What was changed and whether it was put back: still applied as
+/// `gameday restore` sees it (`engine::restore::pending_from_journal`).
+fn restoration_of(
+    restoration_events: &[Event],
+    mut changes: Vec<ChangeInfo>,
+    restore_runs: Vec<RestoreRun>,
+) -> Restoration {
+    let pending = crate::engine::restore::pending_from_journal(restoration_events);
+    for c in &mut changes {
+        if c.state != ChangeState::ApplyFailed {
+            c.state = if pending.iter().any(|a| a.id == c.id) {
+                ChangeState::StillApplied
+            } else {
+                ChangeState::Undone
+            };
+        }
+    }
+    let still_applied: Vec<ChangeInfo> = changes
+        .iter()
+        .filter(|c| c.state == ChangeState::StillApplied)
+        .cloned()
+        .collect();
+    let status = if !still_applied.is_empty() {
+        RestorationStatus::StillApplied
+    } else if changes.iter().all(|c| c.state == ChangeState::ApplyFailed) {
+        RestorationStatus::NothingChanged
+    } else {
+        RestorationStatus::Restored
+    };
+    Restoration {
+        status,
+        still_applied,
+        changes,
+        restore_runs,
+    }
+}
+
+/// Metrics as evaluated at the end of the run, or, when the run never got
+/// there, evaluated the engine's way from the markers and recorded values.
+fn metrics_of(
+    playbook: &PlaybookView,
+    inputs: &MetricInputs,
+    metric_events: Vec<(String, MetricInfo)>,
+) -> BTreeMap<String, MetricInfo> {
+    let mut metrics: BTreeMap<String, MetricInfo> = BTreeMap::new();
+    if metric_events.is_empty() {
+        for d in &playbook.metrics {
+            metrics.insert(d.name.clone(), provisional_metric(d, inputs));
+        }
+    } else {
+        for (name, mut m) in metric_events {
+            let def = playbook.metrics.iter().find(|d| d.name == name);
+            m.description = def.and_then(|d| d.description.clone());
+            m.role = def.and_then(|d| d.role);
+            m.inputs = def.map(|d| d.inputs()).unwrap_or_default();
+            metrics.insert(name, m);
+        }
+    }
+    // A metric named exactly like a role (`ttd`) has that role unless
+    // it declares another or another metric declares it (older playbooks).
+    let declared: Vec<MetricRole> = metrics.values().filter_map(|m| m.role).collect();
+    for (name, m) in metrics.iter_mut() {
+        if m.role.is_none()
+            && let Some(r) = MetricRole::parse(name).filter(|r| !declared.contains(r))
+        {
+            m.role = Some(r);
+        }
+    }
+    metrics
+}
+
+/// The timeline in time order, with offsets.
+fn timeline_of(
+    c: Clock,
+    mut timeline: Vec<(DateTime<Utc>, &'static str, String)>,
+) -> Vec<TimelineEntry> {
+    timeline.sort_by_key(|(t, _, _)| *t);
+    let mut out: Vec<TimelineEntry> = timeline
+        .into_iter()
+        .map(|(t, kind, text)| TimelineEntry {
+            at: rfc(t),
+            t: c.t(t),
+            offset_seconds: c.offset(t),
+            kind: kind.into(),
+            text,
+        })
+        .collect();
+    out.shrink_to_fit();
+    out
 }

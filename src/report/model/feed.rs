@@ -1,18 +1,14 @@
-//! `Builder::feed`: what each journal event adds to the report.
+//! `Builder::feed`: what each journal event adds to the report, one
+//! method per group of events.
 
-use crate::journal::event::NoteKind;
-use crate::journal::event::{CancelReason, Outcome, Status};
-use crate::journal::{Event, EventKind};
-use crate::playbook::MetricRole;
-use crate::playbook::expect::Comparison;
-use crate::report::findings::{ActionItem, Finding, NoteInfo, RawNote};
-use chrono::{DateTime, SecondsFormat, Utc};
-use serde::{Deserialize, Serialize};
-use serde_json::Value;
-use std::collections::{BTreeMap, HashMap};
 use super::builder::Builder;
 use super::format::*;
 use super::types::*;
+use crate::journal::event::NoteKind;
+use crate::journal::{Event, EventKind};
+use crate::report::findings::RawNote;
+use chrono::{DateTime, Utc};
+use serde_json::Value;
 
 impl Builder {
     /// Take in the next event of the journal.
@@ -27,8 +23,59 @@ impl Builder {
         ) {
             self.restoration_events.push(e.clone());
         }
+        self.metric_inputs.observe(&e.kind);
         self.script.feed(ts, &e.kind, &|t| c.t(t));
-        match &e.kind {
+        let kind = &e.kind;
+        match kind {
+            EventKind::RunStarted { .. }
+            | EventKind::LockAcquired { .. }
+            | EventKind::RunContext { .. }
+            | EventKind::RunFinished { .. } => self.feed_run(ts, kind),
+            EventKind::RestoreStarted { .. }
+            | EventKind::GuardStarted { .. }
+            | EventKind::RestoreFinished { .. } => self.feed_restore(ts, kind),
+            EventKind::HoldStarted { .. }
+            | EventKind::InvariantBroken { .. }
+            | EventKind::BudgetExceeded { .. }
+            | EventKind::LagBudgetBreached { .. }
+            | EventKind::InvariantState { .. }
+            | EventKind::HoldFinished { .. }
+            | EventKind::LagBudgetChecked { .. }
+            | EventKind::ClockOffset { .. } => self.feed_script(ts, kind),
+            EventKind::PhaseStarted { .. } | EventKind::PhaseFinished { .. } => {
+                self.feed_phase(ts, kind)
+            }
+            EventKind::StepStarted { .. }
+            | EventKind::StepAttempt { .. }
+            | EventKind::StepFinished { .. } => self.feed_step(ts, kind),
+            EventKind::Intent { .. }
+            | EventKind::Applied { .. }
+            | EventKind::ApplyFailed { .. }
+            | EventKind::UndoStarted { .. }
+            | EventKind::Undone { .. }
+            | EventKind::UndoFailed { .. } => self.feed_change(ts, kind),
+            EventKind::Marker { .. }
+            | EventKind::Recorded { .. }
+            | EventKind::Metric { .. }
+            | EventKind::CanaryWrite { .. }
+            | EventKind::Artifact { .. } => self.feed_measure(ts, kind),
+            EventKind::GuardrailArmed { .. }
+            | EventKind::GuardrailState { .. }
+            | EventKind::GuardrailBreached { .. } => self.feed_guardrail(ts, kind),
+            EventKind::ManualPrompt { .. } | EventKind::ManualConfirmed { .. } => {
+                self.feed_manual(ts, kind)
+            }
+            EventKind::Signal { .. }
+            | EventKind::Cancelled { .. }
+            | EventKind::Warning { .. }
+            | EventKind::NotifyFailed { .. }
+            | EventKind::Note { .. } => self.feed_notice(ts, kind),
+        }
+    }
+
+    /// The run itself: who started it, where, and how it ended.
+    fn feed_run(&mut self, ts: DateTime<Utc>, kind: &EventKind) {
+        match kind {
             EventKind::RunStarted {
                 run_id,
                 drill,
@@ -51,10 +98,7 @@ impl Builder {
                     .iter()
                     .find_map(|k| vars.get(k)?.as_str().map(str::to_string))
                     .filter(|s| !s.trim().is_empty());
-                self.run.hypothesis = pb
-                    .get("hypothesis")
-                    .and_then(Value::as_str)
-                    .map(|h| h.trim().to_string());
+                self.run.hypothesis = pb.view().hypothesis.as_ref().map(|h| h.trim().to_string());
                 self.run.run_id = run_id.clone();
                 self.run.drill = drill.clone();
                 self.run.description = description.as_ref().map(|d| d.trim().to_string());
@@ -65,7 +109,7 @@ impl Builder {
                 self.run.tool_version = tool_version.clone();
                 self.run.operator = operator.clone();
                 self.run.unattended = *unattended;
-                self.playbook = pb.clone();
+                self.playbook = pb.view().clone();
                 self.timeline.push((
                     ts,
                     "run",
@@ -77,6 +121,94 @@ impl Builder {
             }
             EventKind::LockAcquired { .. } => {}
             // The drill script's events feed `script` (above); the notable ones reach the timeline.
+            EventKind::RunContext {
+                host,
+                git_revision,
+                git_dirty,
+                aws_identities,
+            } => {
+                self.run.host = Some(host.clone());
+                self.run.git_revision = git_revision.as_ref().map(|r| {
+                    let dirty = if *git_dirty == Some(true) {
+                        "+dirty"
+                    } else {
+                        ""
+                    };
+                    format!("{}{dirty}", &r[..r.len().min(12)])
+                });
+                self.run.aws_identities = aws_identities.clone();
+            }
+            EventKind::RunFinished {
+                outcome: o,
+                exit_code,
+                ..
+            } => {
+                self.outcome = Some(*o);
+                self.finished_at = Some(ts);
+                self.run.exit_code = Some(*exit_code);
+                self.timeline
+                    .push((ts, "run", format!("run finished: {}", o.as_str())));
+            }
+            _ => {}
+        }
+    }
+
+    /// `gameday restore` and the guard.
+    fn feed_restore(&mut self, ts: DateTime<Utc>, kind: &EventKind) {
+        match kind {
+            EventKind::RestoreStarted {
+                operator,
+                by,
+                reason,
+                ..
+            } => {
+                let by_guard = by.as_deref() == Some("guard");
+                let who = match reason {
+                    Some(r) if by_guard => format!("{operator}, the dead-man's switch: {r}"),
+                    _ => operator.clone(),
+                };
+                self.restore_runs.push(RestoreRun {
+                    operator: who.clone(),
+                    started_at: rfc(ts),
+                    finished_at: None,
+                    still_applied: None,
+                });
+                let what = if by_guard {
+                    format!("the guard took over and started restoring ({who})")
+                } else {
+                    format!("`gameday restore` started by {operator}")
+                };
+                self.timeline.push((ts, "restore", what));
+            }
+            EventKind::GuardStarted {
+                pid,
+                lease_seconds,
+                host,
+            } => self.timeline.push((
+                ts,
+                "run",
+                format!("guard (dead-man's switch) pid {pid} on {host}, lease {lease_seconds} s"),
+            )),
+            EventKind::RestoreFinished { still_applied } => {
+                if let Some(r) = self.restore_runs.last_mut() {
+                    r.finished_at = Some(rfc(ts));
+                    r.still_applied = Some(still_applied.clone());
+                }
+                let what = if still_applied.is_empty() {
+                    "everything is undone".to_string()
+                } else {
+                    format!("still applied: {}", still_applied.join(", "))
+                };
+                self.timeline
+                    .push((ts, "restore", format!("restoration finished: {what}")));
+            }
+            _ => {}
+        }
+    }
+
+    /// The drill script's notable events (the rest feed `script`), and clock offsets.
+    fn feed_script(&mut self, ts: DateTime<Utc>, kind: &EventKind) {
+        match kind {
             EventKind::HoldStarted {
                 phase,
                 hold_seconds,
@@ -114,23 +246,6 @@ impl Builder {
                     human_secs(*budget_seconds)
                 ),
             )),
-            EventKind::RunContext {
-                host,
-                git_revision,
-                git_dirty,
-                aws_identities,
-            } => {
-                self.run.host = Some(host.clone());
-                self.run.git_revision = git_revision.as_ref().map(|r| {
-                    let dirty = if *git_dirty == Some(true) {
-                        "+dirty"
-                    } else {
-                        ""
-                    };
-                    format!("{}{dirty}", &r[..r.len().min(12)])
-                });
-                self.run.aws_identities = aws_identities.clone();
-            }
             EventKind::LagBudgetBreached {
                 phase,
                 class,
@@ -159,6 +274,14 @@ impl Builder {
                 offset_seconds: *offset_seconds,
                 round_trip_seconds: *round_trip_seconds,
             }),
+            _ => {}
+        }
+    }
+
+    /// Phases starting and ending.
+    fn feed_phase(&mut self, ts: DateTime<Utc>, kind: &EventKind) {
+        let c = self.c;
+        match kind {
             EventKind::PhaseStarted {
                 phase,
                 kind,
@@ -169,7 +292,7 @@ impl Builder {
                 self.phases.push(PhaseInfo {
                     name: phase.clone(),
                     kind: kind.clone(),
-                    status: "unfinished".into(),
+                    status: Progress::Unfinished,
                     started_at: Some(rfc(ts)),
                     finished_at: None,
                     t: Some(c.t(ts)),
@@ -188,7 +311,7 @@ impl Builder {
             } => {
                 if let Some((i, st)) = self.open_phase.remove(phase) {
                     let p = &mut self.phases[i];
-                    p.status = status_str(*status).into();
+                    p.status = (*status).into();
                     p.finished_at = Some(rfc(ts));
                     p.duration_seconds = Some(secs_between(st, ts));
                     p.detail = detail.clone();
@@ -203,6 +326,14 @@ impl Builder {
                     format!("phase `{phase}` {}{more}", status_str(*status)),
                 ));
             }
+            _ => {}
+        }
+    }
+
+    /// Steps and watches: started, attempts, finished.
+    fn feed_step(&mut self, ts: DateTime<Utc>, kind: &EventKind) {
+        let c = self.c;
+        match kind {
             EventKind::StepStarted {
                 phase,
                 step,
@@ -217,7 +348,7 @@ impl Builder {
                     name: step.clone(),
                     kind: kebab(kind),
                     watch: *watch,
-                    status: "unfinished".into(),
+                    status: Progress::Unfinished,
                     started_at: rfc(ts),
                     t: c.t(ts),
                     finished_at: None,
@@ -278,7 +409,7 @@ impl Builder {
                             name: step.clone(),
                             kind: kebab(kind),
                             watch: false,
-                            status: String::new(),
+                            status: Progress::Unfinished,
                             started_at: rfc(ts),
                             t: c.t(ts),
                             finished_at: None,
@@ -299,7 +430,7 @@ impl Builder {
                     }
                 };
                 let s = &mut self.steps[i];
-                s.status = status_str(*status).into();
+                s.status = (*status).into();
                 s.finished_at = Some(rfc(ts));
                 s.duration_seconds = Some(*duration_seconds);
                 s.summary = summary.clone();
@@ -324,147 +455,14 @@ impl Builder {
                     ),
                 ));
             }
-            EventKind::Intent {
-                id,
-                phase,
-                step,
-                description,
-                pre_state,
-                undo,
-            } => {
-                self.change_idx.insert(id.clone(), self.changes.len());
-                let undo_text = undo
-                    .as_ref()
-                    .and_then(|u| u.get("description"))
-                    .and_then(Value::as_str)
-                    .map(str::to_string);
-                self.changes.push(ChangeInfo {
-                    id: id.clone(),
-                    phase: phase.clone(),
-                    step: step.clone(),
-                    what: description.clone(),
-                    undo: undo_text,
-                    pre_state: pre_state.clone(),
-                    intent_at: rfc(ts),
-                    applied_at: None,
-                    certain: None,
-                    state: "still_applied".into(),
-                    undone_at: None,
-                    undo_reason: None,
-                    errors: vec![],
-                });
-                self.timeline.push((
-                    ts,
-                    "change",
-                    format!("changing (step `{step}`): {}", one_line(description, 160)),
-                ));
-            }
-            EventKind::Applied { id, certain } => {
-                if let Some(&i) = self.change_idx.get(id) {
-                    self.changes[i].applied_at = Some(rfc(ts));
-                    self.changes[i].certain = Some(*certain);
-                    let step = &self.changes[i].step;
-                    self.timeline.push((
-                        ts,
-                        "change",
-                        if *certain {
-                            format!("change by `{step}` applied")
-                        } else {
-                            format!("change by `{step}` may have been applied (the call did not confirm)")
-                        },
-                    ));
-                }
-            }
-            EventKind::ApplyFailed { id, error } => {
-                if let Some(&i) = self.change_idx.get(id) {
-                    self.changes[i].state = "apply_failed".into();
-                    self.changes[i].errors.push(error.clone());
-                    self.timeline.push((
-                        ts,
-                        "change",
-                        format!(
-                            "change by `{}` failed before acting: {}",
-                            self.changes[i].step,
-                            one_line(error, 160)
-                        ),
-                    ));
-                }
-            }
-            EventKind::UndoStarted { id, reason } => {
-                if let Some(&i) = self.change_idx.get(id) {
-                    self.changes[i].undo_reason = Some(reason.clone());
-                    self.timeline.push((
-                        ts,
-                        "undo",
-                        format!("undoing `{}` ({reason})", self.changes[i].step),
-                    ));
-                }
-            }
-            EventKind::Undone { id } => {
-                if let Some(&i) = self.change_idx.get(id) {
-                    self.changes[i].state = "undone".into();
-                    self.changes[i].undone_at = Some(rfc(ts));
-                    self.timeline
-                        .push((ts, "undo", format!("`{}` undone", self.changes[i].step)));
-                }
-            }
-            EventKind::UndoFailed { id, error } => {
-                if let Some(&i) = self.change_idx.get(id) {
-                    self.changes[i].errors.push(error.clone());
-                    self.timeline.push((
-                        ts,
-                        "undo",
-                        format!(
-                            "undo of `{}` FAILED: {}",
-                            self.changes[i].step,
-                            one_line(error, 160)
-                        ),
-                    ));
-                }
-            }
-            EventKind::Marker {
-                name,
-                at,
-                observed_at,
-                resolution_seconds,
-                source,
-                step,
-            } => {
-                self.markers.entry(name.clone()).or_insert_with(|| rfc(*at));
-                self.marker_details.push(MarkerInfo {
-                    name: name.clone(),
-                    at: rfc(*at),
-                    t: c.t(*at),
-                    observed_at: rfc(*observed_at),
-                    noticed_after_seconds: secs_between(*at, *observed_at),
-                    resolution_seconds: *resolution_seconds,
-                    source: source.clone(),
-                    step: step.clone(),
-                });
-                if let Some(s) = self.steps.iter_mut().rev().find(|s| &s.name == step) {
-                    s.marker = Some(name.clone());
-                }
-                let res = resolution_seconds
-                    .map(|r| format!(" (± {})", human_secs(r)))
-                    .unwrap_or_default();
-                self.timeline.push((
-                    *at,
-                    "marker",
-                    format!("marker `{name}`{res}: {source}, set by `{step}`"),
-                ));
-            }
-            EventKind::Recorded {
-                name,
-                value,
-                unit,
-                step,
-            } => self.recorded.push(RecordedInfo {
-                name: name.clone(),
-                value: *value,
-                unit: unit.clone(),
-                step: step.clone(),
-                at: rfc(ts),
-            }),
+            _ => {}
+        }
+    }
+
+    /// Guardrails armed, flipping and breached.
+    fn feed_guardrail(&mut self, ts: DateTime<Utc>, kind: &EventKind) {
+        let c = self.c;
+        match kind {
             EventKind::GuardrailArmed { names } => {
                 self.guardrails.names = names.clone();
                 self.guardrails.armed_at = Some(rfc(ts));
@@ -475,18 +473,26 @@ impl Builder {
                 ));
             }
             EventKind::GuardrailState { name, ok, summary } => {
-                let state = if *ok { "ok" } else { "failing" };
+                let state = if *ok {
+                    GuardrailState::Ok
+                } else {
+                    GuardrailState::Failing
+                };
                 self.guardrails.events.push(GuardrailEvent {
                     at: rfc(ts),
                     t: c.t(ts),
                     name: name.clone(),
-                    state: state.into(),
+                    state,
                     summary: summary.clone(),
                 });
                 self.timeline.push((
                     ts,
                     "guardrail",
-                    format!("guardrail `{name}` {state}: {}", one_line(summary, 160)),
+                    format!(
+                        "guardrail `{name}` {}: {}",
+                        state.as_str(),
+                        one_line(summary, 160)
+                    ),
                 ));
             }
             EventKind::GuardrailBreached {
@@ -498,7 +504,7 @@ impl Builder {
                     at: rfc(ts),
                     t: c.t(ts),
                     name: name.clone(),
-                    state: "breached".into(),
+                    state: GuardrailState::Breached,
                     summary: summary.clone(),
                 });
                 if !self.guardrails.breached.contains(name) {
@@ -514,6 +520,14 @@ impl Builder {
                     ),
                 ));
             }
+            _ => {}
+        }
+    }
+
+    /// People asked and answering.
+    fn feed_manual(&mut self, ts: DateTime<Utc>, kind: &EventKind) {
+        let c = self.c;
+        match kind {
             EventKind::ManualPrompt { step, prompt } => {
                 self.manual.push(ManualInfo {
                     step: step.clone(),
@@ -575,6 +589,14 @@ impl Builder {
                 self.timeline
                     .push((ts, "manual", format!("step `{step}` {how} by {by}{ans}")));
             }
+            _ => {}
+        }
+    }
+
+    /// Signals, cancellation, warnings and notes.
+    fn feed_notice(&mut self, ts: DateTime<Utc>, kind: &EventKind) {
+        let c = self.c;
+        match kind {
             EventKind::Signal {
                 signal,
                 count,
@@ -598,7 +620,7 @@ impl Builder {
                     self.cancelled = Some(CancelInfo {
                         at: rfc(ts),
                         t: c.t(ts),
-                        reason: reason_str(*reason).into(),
+                        reason: *reason,
                         detail: detail.clone(),
                     });
                 }
@@ -618,99 +640,6 @@ impl Builder {
                     format!("warning: {}", one_line(message, 160)),
                 ));
             }
-            EventKind::Metric {
-                name,
-                value,
-                unit,
-                target,
-                met,
-                resolution_seconds,
-                detail,
-            } => self.metric_events.push((
-                name.clone(),
-                metric_info(
-                    *value,
-                    unit,
-                    target.clone(),
-                    *met,
-                    *resolution_seconds,
-                    detail.clone(),
-                    None,
-                ),
-            )),
-            EventKind::CanaryWrite {
-                step,
-                region,
-                acked_at,
-                ..
-            } => {
-                let c = self.canary.get_or_insert_with(|| CanaryInfo {
-                    writes: 0,
-                    by_region: BTreeMap::new(),
-                    first_acked_at: rfc(*acked_at),
-                    last_acked_at: rfc(*acked_at),
-                    steps: vec![],
-                });
-                c.writes += 1;
-                *c.by_region.entry(region.clone()).or_insert(0) += 1;
-                c.last_acked_at = rfc(*acked_at);
-                if !c.steps.contains(step) {
-                    c.steps.push(step.clone());
-                }
-            }
-            EventKind::Artifact {
-                name,
-                path,
-                description,
-            } => self.artifacts.push(ArtifactInfo {
-                name: name.clone(),
-                path: path.clone(),
-                description: description.clone(),
-            }),
-            EventKind::RunFinished {
-                outcome: o,
-                exit_code,
-                ..
-            } => {
-                self.outcome = Some(*o);
-                self.finished_at = Some(ts);
-                self.run.exit_code = Some(*exit_code);
-                self.timeline
-                    .push((ts, "run", format!("run finished: {}", o.as_str())));
-            }
-            EventKind::RestoreStarted {
-                operator,
-                by,
-                reason,
-                ..
-            } => {
-                let by_guard = by.as_deref() == Some("guard");
-                let who = match reason {
-                    Some(r) if by_guard => format!("{operator}, the dead-man's switch: {r}"),
-                    _ => operator.clone(),
-                };
-                self.restore_runs.push(RestoreRun {
-                    operator: who.clone(),
-                    started_at: rfc(ts),
-                    finished_at: None,
-                    still_applied: None,
-                });
-                let what = if by_guard {
-                    format!("the guard took over and started restoring ({who})")
-                } else {
-                    format!("`gameday restore` started by {operator}")
-                };
-                self.timeline.push((ts, "restore", what));
-            }
-            EventKind::GuardStarted {
-                pid,
-                lease_seconds,
-                host,
-            } => self.timeline.push((
-                ts,
-                "run",
-                format!("guard (dead-man's switch) pid {pid} on {host}, lease {lease_seconds} s"),
-            )),
             EventKind::NotifyFailed {
                 target,
                 about,
@@ -753,19 +682,7 @@ impl Builder {
                     t: c.t(when),
                 });
             }
-            EventKind::RestoreFinished { still_applied } => {
-                if let Some(r) = self.restore_runs.last_mut() {
-                    r.finished_at = Some(rfc(ts));
-                    r.still_applied = Some(still_applied.clone());
-                }
-                let what = if still_applied.is_empty() {
-                    "everything is undone".to_string()
-                } else {
-                    format!("still applied: {}", still_applied.join(", "))
-                };
-                self.timeline
-                    .push((ts, "restore", format!("restoration finished: {what}")));
-            }
+            _ => {}
         }
     }
 }

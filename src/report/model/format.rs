@@ -1,17 +1,9 @@
 //! Formatting shared by the builder and every renderer: instants, offsets,
 //! durations and values for people.
 
-use crate::journal::event::NoteKind;
-use crate::journal::event::{CancelReason, Outcome, Status};
-use crate::journal::{Event, EventKind};
-use crate::playbook::MetricRole;
-use crate::playbook::expect::Comparison;
-use crate::report::findings::{ActionItem, Finding, NoteInfo, RawNote};
-use chrono::{DateTime, SecondsFormat, Utc};
-use serde::{Deserialize, Serialize};
-use serde_json::Value;
-use std::collections::{BTreeMap, HashMap};
 use super::types::*;
+use crate::journal::event::Status;
+use chrono::{DateTime, SecondsFormat, Utc};
 
 /// RFC 3339 with milliseconds, `Z`.
 pub fn rfc(t: DateTime<Utc>) -> String {
@@ -69,21 +61,7 @@ pub fn trim_num(v: f64) -> String {
 }
 
 pub(super) fn status_str(s: Status) -> &'static str {
-    match s {
-        Status::Passed => "passed",
-        Status::Failed => "failed",
-        Status::Skipped => "skipped",
-        Status::Cancelled => "cancelled",
-    }
-}
-
-pub(super) fn reason_str(r: CancelReason) -> &'static str {
-    match r {
-        CancelReason::StepFailed => "step_failed",
-        CancelReason::Deadline => "deadline",
-        CancelReason::Guardrail => "guardrail",
-        CancelReason::Signal => "signal",
-    }
+    Progress::from(s).as_str()
 }
 
 /// Step kinds as playbooks write them (`canary-verify`), also for
@@ -128,11 +106,11 @@ pub(crate) fn metric_info(
         _ => String::new(),
     };
     let verdict = match (met, &target, value) {
-        (Some(true), _, _) => "met",
-        (Some(false), _, _) => "missed",
-        (_, _, None) => "not measured",
-        (None, None, _) => "no target",
-        (None, Some(_), _) => "not judged",
+        (Some(true), _, _) => Verdict::Met,
+        (Some(false), _, _) => Verdict::Missed,
+        (_, _, None) => Verdict::NotMeasured,
+        (None, None, _) => Verdict::NoTarget,
+        (None, Some(_), _) => Verdict::NotJudged,
     };
     MetricInfo {
         value,
@@ -146,7 +124,7 @@ pub(crate) fn metric_info(
         inputs: vec![],
         display,
         error_bar,
-        verdict: verdict.into(),
+        verdict,
     }
 }
 

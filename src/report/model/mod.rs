@@ -10,10 +10,10 @@
 mod builder;
 mod defs;
 mod feed;
+mod feed_changes;
 mod format;
 mod types;
 
 pub use builder::{Builder, build};
-pub(crate) use format::metric_info;
 pub use format::{display_value, human_secs, one_line, rfc, t_offset, trim_num};
 pub use types::*;

@@ -1,16 +1,11 @@
 //! The report's types: report.json is `Report` serialized.
 
-use crate::journal::event::NoteKind;
 use crate::journal::event::{CancelReason, Outcome, Status};
-use crate::journal::{Event, EventKind};
 use crate::playbook::MetricRole;
-use crate::playbook::expect::Comparison;
-use crate::report::findings::{ActionItem, Finding, NoteInfo, RawNote};
-use chrono::{DateTime, SecondsFormat, Utc};
+use crate::report::findings::{ActionItem, Finding, NoteInfo};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use std::collections::{BTreeMap, HashMap};
-
+use std::collections::BTreeMap;
 
 /// Version of report.json. Bump on any change that removes or renames a key
 /// or changes a meaning; adding optional keys keeps the version.
@@ -123,7 +118,7 @@ pub struct CancelInfo {
     pub at: String,
     pub t: String,
     /// step_failed | deadline | guardrail | signal
-    pub reason: String,
+    pub reason: CancelReason,
     pub detail: String,
 }
 
@@ -162,8 +157,8 @@ pub struct MetricInfo {
     pub display: String,
     /// `± 15 s`, or empty.
     pub error_bar: String,
-    /// met | missed | not measured | no target
-    pub verdict: String,
+    /// met | missed | not measured | no target | not judged
+    pub verdict: Verdict,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -171,7 +166,7 @@ pub struct PhaseInfo {
     pub name: String,
     pub kind: String,
     /// passed | failed | skipped | cancelled | unfinished | not_run
-    pub status: String,
+    pub status: Progress,
     pub started_at: Option<String>,
     pub finished_at: Option<String>,
     pub t: Option<String>,
@@ -188,7 +183,7 @@ pub struct StepInfo {
     /// A background watch rather than a step in sequence.
     pub watch: bool,
     /// passed | failed | skipped | cancelled | unfinished
-    pub status: String,
+    pub status: Progress,
     pub started_at: String,
     pub t: String,
     pub finished_at: Option<String>,
@@ -239,7 +234,7 @@ pub struct GuardrailEvent {
     pub t: String,
     pub name: String,
     /// ok | failing | breached
-    pub state: String,
+    pub state: GuardrailState,
     pub summary: String,
 }
 
@@ -267,7 +262,7 @@ pub struct SignalInfo {
 #[derive(Debug, Clone, Serialize, Deserialize, Default)]
 pub struct Restoration {
     /// restored | nothing_changed | still_applied
-    pub status: String,
+    pub status: RestorationStatus,
     /// Changes still in effect: in bold at the top of the report.
     pub still_applied: Vec<ChangeInfo>,
     /// Every change the drill made, in order.
@@ -291,7 +286,7 @@ pub struct ChangeInfo {
     /// false when the call timed out and may or may not have acted.
     pub certain: Option<bool>,
     /// undone | still_applied | apply_failed
-    pub state: String,
+    pub state: ChangeState,
     pub undone_at: Option<String>,
     /// Why the undo ran (restore step, automatic restoration, gameday restore).
     pub undo_reason: Option<String>,
@@ -356,7 +351,7 @@ pub struct TimelineEntry {
     pub at: String,
     pub t: String,
     pub offset_seconds: f64,
-    /// phase | step | change | undo | marker | guardrail | manual | signal | cancel | warning | run | restore | note
+    /// phase | step | change | undo | marker | guardrail | manual | signal | cancel | warning | run | restore | note | invariant | budget | lag
     pub kind: String,
     pub text: String,
 }
@@ -442,3 +437,145 @@ pub struct JournalInfo {
     #[serde(default)]
     pub chained: bool,
 }
+
+/// How far a phase or step got: the journal's [`Status`] once it ended,
+/// `unfinished` while the journal shows it started and never ended, and
+/// `not_run` for a playbook phase that never started.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Progress {
+    Passed,
+    Failed,
+    Skipped,
+    Cancelled,
+    Unfinished,
+    NotRun,
+}
+
+impl From<Status> for Progress {
+    fn from(s: Status) -> Progress {
+        match s {
+            Status::Passed => Progress::Passed,
+            Status::Failed => Progress::Failed,
+            Status::Skipped => Progress::Skipped,
+            Status::Cancelled => Progress::Cancelled,
+        }
+    }
+}
+
+impl Progress {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Progress::Passed => "passed",
+            Progress::Failed => "failed",
+            Progress::Skipped => "skipped",
+            Progress::Cancelled => "cancelled",
+            Progress::Unfinished => "unfinished",
+            Progress::NotRun => "not_run",
+        }
+    }
+}
+
+/// A metric's verdict, for people.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+pub enum Verdict {
+    #[serde(rename = "met")]
+    Met,
+    #[serde(rename = "missed")]
+    Missed,
+    #[serde(rename = "not measured")]
+    NotMeasured,
+    #[serde(rename = "no target")]
+    NoTarget,
+    /// A target and a value, but no judgement was journaled.
+    #[serde(rename = "not judged")]
+    NotJudged,
+}
+
+impl Verdict {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Met => "met",
+            Verdict::Missed => "missed",
+            Verdict::NotMeasured => "not measured",
+            Verdict::NoTarget => "no target",
+            Verdict::NotJudged => "not judged",
+        }
+    }
+}
+
+/// A guardrail's state at one of its events.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum GuardrailState {
+    Ok,
+    Failing,
+    Breached,
+}
+
+impl GuardrailState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GuardrailState::Ok => "ok",
+            GuardrailState::Failing => "failing",
+            GuardrailState::Breached => "breached",
+        }
+    }
+}
+
+/// Where a change the drill made stands.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum ChangeState {
+    Undone,
+    StillApplied,
+    ApplyFailed,
+}
+
+/// Whether everything the drill changed was put back.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum RestorationStatus {
+    Restored,
+    #[default]
+    NothingChanged,
+    StillApplied,
+}
+
+impl ChangeState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChangeState::Undone => "undone",
+            ChangeState::StillApplied => "still_applied",
+            ChangeState::ApplyFailed => "apply_failed",
+        }
+    }
+}
+
+impl RestorationStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RestorationStatus::Restored => "restored",
+            RestorationStatus::NothingChanged => "nothing_changed",
+            RestorationStatus::StillApplied => "still_applied",
+        }
+    }
+}
+
+/// The word report.json uses, for people too.
+macro_rules! display_as_str {
+    ($($t:ty),*) => {$(
+        impl std::fmt::Display for $t {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    )*};
+}
+display_as_str!(
+    Progress,
+    Verdict,
+    GuardrailState,
+    ChangeState,
+    RestorationStatus
+);

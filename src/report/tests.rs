@@ -293,7 +293,7 @@ fn charts_hold_their_series_and_markers() {
             "series {region} ({colour}) is not drawn"
         );
     }
-    for marker in ["isolated", "alert_firing", "traffic_rerouted", "restored"] {
+    for marker in ["isolated", "detected", "rerouted", "restored", "caught_up"] {
         let x = texts
             .iter()
             .find(|(t, _)| t == marker)

@@ -88,12 +88,14 @@ pub(super) fn provisional_metric(d: &MetricView, inputs: &MetricInputs) -> Metri
         _ => v.detail,
     };
     let met = v.value.and(v.met);
+    // Reports of runs that stopped early have always shown these without an
+    // error bar; kept so (no visible change in this refactor).
     let mut m = metric_info(
         v.value,
         &v.unit,
         v.target,
         met,
-        v.resolution_seconds,
+        None,
         detail,
         d.description.clone(),
     );

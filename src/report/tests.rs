@@ -584,3 +584,22 @@ fn findings_and_action_items_from_the_journal_and_from_notes() {
     let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
     assert!(html.contains("EU dashboards lagged"));
 }
+
+/// A journal whose `run_started` playbook does not read back typed (here a
+/// step kind no gameday has) is refused, naming the file and line.
+#[test]
+fn a_journal_whose_playbook_does_not_load_is_an_error_with_its_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("passed");
+    copy_dir(&fixture_dir("passed"), &dir);
+    let path = dir.join("journal.jsonl");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let (first, rest) = text.split_once('\n').unwrap();
+    let spec_kind = r#""spec":{"kind":""#;
+    let at = first.find(spec_kind).expect("a step spec") + spec_kind.len();
+    let bad = format!("{}no-such-kind-{}", &first[..at], &first[at..]);
+    std::fs::write(&path, format!("{bad}\n{rest}")).unwrap();
+    let e = load(&dir).unwrap_err().to_string();
+    assert!(e.starts_with(&format!("{}:1: ", path.display())), "{e}");
+    assert!(e.contains("unknown step kind `no-such-kind-"), "{e}");
+}

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Benchmark of report rendering: every format (report.md, report.json,
 # report.html, JUnit, four charts and the phase Gantt as SVG and PNG) from a
-# journal of 24 hours and 100,000 events grown from a REAL run
+# journal of 24 hours and 100,000 events grown from a run directory
 # (examples/grow_journal.rs replays the canary writes, attempts, guardrail
-# and invariant states, lag checks and warnings of the recorded `passed`
-# fixture, a `gameday demo` run) plus 24 h of its chart data at a 15 s step.
+# and invariant states, lag checks and warnings of the `passed` fixture,
+# every kind as the journal wrote it) plus 24 h of its chart data at a 15 s step.
 #
 #   benches/report.sh                # builds the release binaries first
 #   EVENTS=200000 benches/report.sh

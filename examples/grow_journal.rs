@@ -1,6 +1,7 @@
-//! Grows a REAL run directory into a long one for the report benchmark
+//! Grows a run directory into a long one for the report benchmark
 //! (`benches/report.sh`): the journal of a recorded run (by default the
-//! `passed` fixture, itself a real `gameday demo` run) is read typed, and
+//! `passed` fixture; `scripts/record-fixtures.sh` records it from a real
+//! `gameday demo` run) is read typed, and
 //! the events a long observation repeats (canary writes, step attempts,
 //! guardrail and invariant states, lag checks, warnings, watch polls) are
 //! replayed, in the order and with the content the run wrote them, across

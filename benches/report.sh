@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Benchmark of report rendering: every format (report.md, report.json,
 # report.html, JUnit, four charts and the phase Gantt as SVG and PNG) from a
-# synthetic journal of 24 hours and 100,000 events
-# (examples/synth_journal.rs: canary writes, probes, retries, guardrail
-# flips, warnings) plus 24 h of chart data at a 15 s step.
+# journal of 24 hours and 100,000 events grown from a run directory
+# (examples/grow_journal.rs replays the canary writes, attempts, guardrail
+# and invariant states, lag checks and warnings of the `passed` fixture,
+# every kind as the journal wrote it) plus 24 h of its chart data at a 15 s step.
 #
 #   benches/report.sh                # builds the release binaries first
 #   EVENTS=200000 benches/report.sh
@@ -21,19 +22,19 @@ EVENTS="${EVENTS:-100000}"
 target="${CARGO_TARGET_DIR:-target}"
 PROFILE="${PROFILE:-release}"
 if [ -n "${GAMEDAY_BIN:-}" ]; then
-  cargo build -j 2 --example synth_journal >&2
+  cargo build -j 2 --example grow_journal >&2
   PROFILE=debug
 elif [ "$PROFILE" = release ]; then
-  cargo build --release -j 2 --bin gameday --example synth_journal >&2
+  cargo build --release -j 2 --bin gameday --example grow_journal >&2
 else
-  cargo build -j 2 --bin gameday --example synth_journal >&2
+  cargo build -j 2 --bin gameday --example grow_journal >&2
 fi
 target="$target/$PROFILE"
 
 
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
-"$target/examples/synth_journal" big "$work/run" "$EVENTS"
+"$target/examples/grow_journal" tests/fixtures/journals/passed "$work/run" "$EVENTS"
 events=$(wc -l < "$work/run/journal.jsonl")
 size=$(du -h "$work/run/journal.jsonl" | cut -f1)
 echo "journal: $events events, $size; series: $(ls "$work/run/series" | wc -l) files"

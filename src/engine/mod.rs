@@ -15,6 +15,7 @@ pub mod exit;
 pub mod guard;
 pub mod guardrails;
 mod hold;
+pub mod identity;
 mod lag;
 pub mod lock;
 pub mod metrics;

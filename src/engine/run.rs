@@ -206,7 +206,7 @@ async fn run_to_end(
             owner: pb.owner.clone(),
             playbook_path: pb.path.clone(),
             playbook_hash: pb.hash.clone(),
-            playbook: serde_json::to_value(&*pb).unwrap_or_default(),
+            playbook: Box::new(crate::journal::playbook::JournaledPlaybook::of(&pb)),
             environment: pb.environment.clone(),
             vars: serde_json::to_value(&pb.vars).unwrap_or_default(),
             tool_version: env!("CARGO_PKG_VERSION").into(),
@@ -218,7 +218,7 @@ async fn run_to_end(
             path: jpath.display().to_string(),
             source: e,
         })?;
-    let _ = journal.emit(super::context::run_context(&pb));
+    super::identity::journal_run_context(&pb, &journal).await;
     let _ = journal.emit(EventKind::LockAcquired {
         path: lock.path.display().to_string(),
         stale_previous: lock.stale_previous.clone(),

@@ -56,8 +56,8 @@ pub enum EventKind {
         owner: Option<String>,
         playbook_path: String,
         playbook_hash: String,
-        /// The resolved playbook (secrets redacted).
-        playbook: Value,
+        /// The resolved playbook (secrets redacted), read back typed.
+        playbook: Box<super::playbook::JournaledPlaybook>,
         environment: String,
         vars: Value,
         tool_version: String,
@@ -377,6 +377,17 @@ pub enum Outcome {
     RestoreFailed,
     /// The journal ends without `run_finished` (crash, SIGKILL, reboot).
     Incomplete,
+}
+
+impl CancelReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CancelReason::StepFailed => "step_failed",
+            CancelReason::Deadline => "deadline",
+            CancelReason::Guardrail => "guardrail",
+            CancelReason::Signal => "signal",
+        }
+    }
 }
 
 impl Outcome {

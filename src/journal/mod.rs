@@ -9,6 +9,7 @@
 
 pub mod chain;
 pub mod event;
+pub mod playbook;
 pub mod reader;
 pub mod writer;
 

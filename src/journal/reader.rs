@@ -13,6 +13,10 @@ pub struct JournalRead {
     /// Complete lines that did not parse (1-based line numbers), e.g. from a
     /// newer gameday version.
     pub unreadable_lines: Vec<usize>,
+    /// A `run_started` line whose journaled playbook does not read back
+    /// (1-based line, why). Reports refuse such a journal; restore does not
+    /// need the playbook and goes on.
+    pub unloadable_playbook: Option<(usize, String)>,
 }
 
 /// Read `path`. Errors only when the file cannot be read at all.
@@ -46,7 +50,12 @@ pub fn for_each_event(path: &Path, mut f: impl FnMut(Event)) -> std::io::Result<
         match serde_json::from_str::<Event>(&line) {
             Ok(e) => f(e),
             Err(_) if !complete => out.torn_tail = true,
-            Err(_) => out.unreadable_lines.push(n),
+            Err(e) => {
+                if out.unloadable_playbook.is_none() && line.contains(r#""event":"run_started""#) {
+                    out.unloadable_playbook = Some((n, e.to_string()));
+                }
+                out.unreadable_lines.push(n)
+            }
         }
     }
     Ok(out)

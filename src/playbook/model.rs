@@ -300,7 +300,7 @@ pub struct MetricDef {
     pub pos: Pos,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum MetricSource {
     /// Seconds from marker `from` to marker `to`.

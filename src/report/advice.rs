@@ -4,7 +4,9 @@
 //! (TTR over 5 minutes points at routing automation, a TTD that was never
 //! measured means the alert never fired, conflicts above 0.1 % of writes...).
 
-use super::model::{Advice, MetricInfo, Report, StepInfo, display_value, human_secs, one_line};
+use super::model::{
+    Advice, MetricInfo, Progress, Report, StepInfo, display_value, human_secs, one_line,
+};
 use crate::journal::event::Outcome;
 use crate::playbook::MetricRole;
 
@@ -44,7 +46,7 @@ pub fn outcome_line(r: &Report) -> String {
     let failed: Vec<&str> = r
         .steps
         .iter()
-        .filter(|s| s.status == "failed")
+        .filter(|s| s.status == Progress::Failed)
         .map(|s| s.name.as_str())
         .collect();
     let still: Vec<&str> = r
@@ -183,7 +185,7 @@ fn writes_total(r: &Report) -> Option<f64> {
 fn alert_missing(r: &Report, m: &MetricInfo) -> Option<String> {
     r.steps
         .iter()
-        .filter(|s| s.kind == "alert" && s.status != "passed")
+        .filter(|s| s.kind == "alert" && s.status != Progress::Passed)
         .filter(|s| s.mark.as_ref().is_none_or(|k| m.inputs.contains(k)))
         .find(|s| s.evidence.get("rule_exists") == Some(&serde_json::Value::Bool(false)))
         .map(|s| one_line(&s.summary, 200))
@@ -382,7 +384,7 @@ pub fn next_steps(r: &Report) -> Vec<Advice> {
     for s in r
         .steps
         .iter()
-        .filter(|s| s.status == "failed" && !said_by_a_metric(s))
+        .filter(|s| s.status == Progress::Failed && !said_by_a_metric(s))
     {
         let guidance = match phase_kind(r, &s.phase) {
             _ if s.kind == "residency" => {

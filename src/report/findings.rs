@@ -12,7 +12,7 @@
 //! To add a kind of automatic finding, write a function from the report
 //! to findings and add it to `AUTOMATIC`; nothing else changes.
 
-use super::model::{Report, StepInfo, one_line};
+use super::model::{GuardrailState, Progress, Report, StepInfo, one_line};
 use crate::journal::event::NoteKind;
 use serde::{Deserialize, Serialize};
 
@@ -103,7 +103,7 @@ fn guardrail_aborts(r: &Report) -> Vec<Finding> {
                 .guardrails
                 .events
                 .iter()
-                .find(|e| &e.name == name && e.state == "breached");
+                .find(|e| &e.name == name && e.state == GuardrailState::Breached);
             automatic(
                 format!("G-{name}"),
                 "guardrail",
@@ -154,7 +154,7 @@ fn feeds_a_missed_metric(r: &Report, s: &StepInfo) -> bool {
 fn failed_checks(r: &Report) -> Vec<Finding> {
     r.steps
         .iter()
-        .filter(|s| s.status == "failed" && !feeds_a_missed_metric(r, s))
+        .filter(|s| s.status == Progress::Failed && !feeds_a_missed_metric(r, s))
         .map(|s| {
             let seen = if s.summary.is_empty() {
                 s.error.as_deref().unwrap_or("")
@@ -191,7 +191,7 @@ fn script_findings(r: &Report) -> Vec<Finding> {
             !(f.kind == "post_phase_failed"
                 && r.steps
                     .iter()
-                    .any(|s| s.status == "failed" && Some(&s.phase) == f.phase.as_ref()))
+                    .any(|s| s.status == Progress::Failed && Some(&s.phase) == f.phase.as_ref()))
         })
         .filter_map(|f| {
             let prefix = match f.kind.as_str() {

@@ -11,7 +11,7 @@
 //!
 //! A run that did not finish gets an `<error>` test case `run finished`.
 
-use super::model::{Report, trim_num};
+use super::model::{GuardrailState, Report, trim_num};
 use crate::journal::event::Outcome;
 use std::fmt::Write;
 
@@ -118,7 +118,7 @@ fn cases(r: &Report) -> Vec<Case> {
                 .events
                 .iter()
                 .rev()
-                .find(|e| &e.name == g && e.state == "breached")
+                .find(|e| &e.name == g && e.state == GuardrailState::Breached)
                 .map(|e| e.summary.clone())
                 .unwrap_or_default();
             Verdict::Failure(format!("guardrail {g} was breached"), last)

@@ -37,6 +37,14 @@ pub enum ReportError {
         path: String,
         source: std::io::Error,
     },
+    #[error(
+        "{path}:{line}: the playbook journaled in `run_started` does not load: {message}\n  = hint: the journal was edited, or written by a gameday whose playbook model differs; render it with the version named in its `tool_version`"
+    )]
+    Playbook {
+        path: String,
+        line: usize,
+        message: String,
+    },
     #[error("{path} holds no events; is it a gameday run directory?")]
     Empty { path: String },
     #[error("cannot write {path}: {source}")]
@@ -126,6 +134,13 @@ pub fn load(run_dir: &Path) -> Result<Report, ReportError> {
     };
     let mut builder = model::Builder::new(start, isolated);
     let read = for_each_event(&jpath, |e| builder.feed(&e)).map_err(read_err)?;
+    if let Some((line, message)) = read.unloadable_playbook {
+        return Err(ReportError::Playbook {
+            path: jpath.display().to_string(),
+            line,
+            message,
+        });
+    }
     let mut report = builder.finish();
     report.journal.torn_tail = read.torn_tail;
     report.journal.unreadable_lines = read.unreadable_lines;

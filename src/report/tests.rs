@@ -130,7 +130,7 @@ fn a_crashed_run_is_incomplete_with_what_is_still_applied_at_the_top() {
     // rest is "not measured", without a verdict and without advice.
     assert_eq!(r.report.metrics["ttr"].value, None);
     assert_eq!(r.report.metrics["ttr"].met, None);
-    assert_eq!(r.report.metrics["ttr"].verdict, "not measured");
+    assert_eq!(r.report.metrics["ttr"].verdict, model::Verdict::NotMeasured);
     assert!(!r.report.next_steps.iter().any(|a| a.about == "ttr"));
 }
 
@@ -139,26 +139,43 @@ fn gameday_restore_afterwards_clears_what_is_still_applied() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("crashed");
     copy_dir(&fixture_dir("crashed"), &dir);
-    // What `gameday restore` appends after undoing both changes (the torn
-    // line is completed first, as the reader skips only a final torn line).
+    // What `gameday restore` appends after undoing every change the crash
+    // left (the ids of the recorded run; a torn final line is completed
+    // first, as the reader skips only a final torn line).
+    let before = load(&dir).unwrap();
+    assert!(!before.restoration.still_applied.is_empty());
     let mut text = std::fs::read_to_string(dir.join("journal.jsonl")).unwrap();
     text.truncate(text.rfind('\n').unwrap() + 1);
-    for line in [
-        r#"{"ts":"2026-11-22T09:00:00.000Z","elapsed":3600.0,"event":"restore_started","operator":"alice@bastion","pid":7}"#,
-        r#"{"ts":"2026-11-22T09:00:01.000Z","elapsed":3601.0,"event":"undo_started","id":"002-drain-eu-west-1-accelerator","reason":"gameday restore"}"#,
-        r#"{"ts":"2026-11-22T09:00:02.000Z","elapsed":3602.0,"event":"undone","id":"002-drain-eu-west-1-accelerator"}"#,
-        r#"{"ts":"2026-11-22T09:00:03.000Z","elapsed":3603.0,"event":"undo_started","id":"001-disable-eu-west-1-routing","reason":"gameday restore"}"#,
-        r#"{"ts":"2026-11-22T09:00:04.000Z","elapsed":3604.0,"event":"undone","id":"001-disable-eu-west-1-routing"}"#,
-        r#"{"ts":"2026-11-22T09:00:05.000Z","elapsed":3605.0,"event":"restore_finished","still_applied":[]}"#,
-    ] {
-        text.push_str(line);
+    let at = |i: usize| format!("2099-01-01T00:00:{i:02}.000Z");
+    let mut lines = vec![format!(
+        r#"{{"ts":"{}","elapsed":3600.0,"event":"restore_started","operator":"alice@bastion","pid":7}}"#,
+        at(0)
+    )];
+    for (i, c) in before.restoration.still_applied.iter().rev().enumerate() {
+        lines.push(format!(
+            r#"{{"ts":"{}","elapsed":3601.0,"event":"undo_started","id":"{}","reason":"gameday restore"}}"#,
+            at(2 * i + 1),
+            c.id
+        ));
+        lines.push(format!(
+            r#"{{"ts":"{}","elapsed":3602.0,"event":"undone","id":"{}"}}"#,
+            at(2 * i + 2),
+            c.id
+        ));
+    }
+    lines.push(format!(
+        r#"{{"ts":"{}","elapsed":3605.0,"event":"restore_finished","still_applied":[]}}"#,
+        at(59)
+    ));
+    for line in lines {
+        text.push_str(&line);
         text.push('\n');
     }
     std::fs::write(dir.join("journal.jsonl"), text).unwrap();
     let r = write_reports(&dir, None, None).unwrap();
     assert_eq!(r.outcome, Outcome::Incomplete);
     assert!(r.restoration.still_applied.is_empty());
-    assert_eq!(r.restoration.status, "restored");
+    assert_eq!(r.restoration.status, model::RestorationStatus::Restored);
     assert!(
         r.outcome_line
             .contains("`gameday restore` has since undone everything"),
@@ -211,10 +228,16 @@ fn a_bad_team_template_names_its_file_and_line_and_writes_nothing() {
         "# {{ run.drill }}: {{ outcome }}\n{% for n, m in metrics | items %}- {{ n }} {{ m.display }}\n{% endfor %}",
     )
     .unwrap();
-    write_reports(&dir, Some(&t), None).unwrap();
+    let r = write_reports(&dir, Some(&t), None).unwrap();
     let md = std::fs::read_to_string(dir.join("report.md")).unwrap();
-    assert!(md.starts_with("# eu-west-1-failover: passed\n"), "{md}");
-    assert!(md.contains("- ttr 52.0 s\n"), "{md}");
+    assert!(
+        md.starts_with(&format!("# {}: passed\n", r.run.drill)),
+        "{md}"
+    );
+    assert!(
+        md.contains(&format!("- ttr {}\n", r.metrics["ttr"].display)),
+        "{md}"
+    );
 }
 
 /// The SVG charts: every series is a polyline in its colour with its
@@ -560,4 +583,23 @@ fn findings_and_action_items_from_the_journal_and_from_notes() {
     );
     let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
     assert!(html.contains("EU dashboards lagged"));
+}
+
+/// A journal whose `run_started` playbook does not read back typed (here a
+/// step kind no gameday has) is refused, naming the file and line.
+#[test]
+fn a_journal_whose_playbook_does_not_load_is_an_error_with_its_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("passed");
+    copy_dir(&fixture_dir("passed"), &dir);
+    let path = dir.join("journal.jsonl");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let (first, rest) = text.split_once('\n').unwrap();
+    let spec_kind = r#""spec":{"kind":""#;
+    let at = first.find(spec_kind).expect("a step spec") + spec_kind.len();
+    let bad = format!("{}no-such-kind-{}", &first[..at], &first[at..]);
+    std::fs::write(&path, format!("{bad}\n{rest}")).unwrap();
+    let e = load(&dir).unwrap_err().to_string();
+    assert!(e.starts_with(&format!("{}:1: ", path.display())), "{e}");
+    assert!(e.contains("unknown step kind `no-such-kind-"), "{e}");
 }

@@ -9,6 +9,9 @@
 //! * Route 53 ARC cluster, awsJson1_0, `ToggleCustomerAPI.{GetRoutingControlState,
 //!   UpdateRoutingControlState, UpdateRoutingControlStates, ListRoutingControls}`.
 //!
+//! STS `GetCallerIdentity` (query protocol) answers with the simulator's
+//! account, so a drill's identity is journaled against it too.
+//!
 //! Any credentials are accepted (signatures are not checked). Request shapes
 //! are validated as AWS does; errors use AWS's JSON error format
 //! (`{"__type": .., "message": ..}`, also in `x-amzn-ErrorType`) with its status codes.
@@ -108,13 +111,29 @@ fn ok(body: Value, json_1_0: bool) -> Response {
     ([(header::CONTENT_TYPE, ct)], body.to_string()).into_response()
 }
 
-/// `POST /`: dispatch on `X-Amz-Target`.
+/// The simulator's account, for `sts:GetCallerIdentity`.
+pub const ACCOUNT: &str = "000000000000";
+
+/// STS `GetCallerIdentity` (query protocol, XML): whoever calls is the
+/// simulator's operator, so a drill against it journals an identity.
+fn caller_identity() -> Response {
+    let body = format!(
+        "<GetCallerIdentityResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><GetCallerIdentityResult><Arn>arn:aws:iam::{ACCOUNT}:user/gameday-sim</Arn><UserId>AIDAGAMEDAYSIM</UserId><Account>{ACCOUNT}</Account></GetCallerIdentityResult><ResponseMetadata><RequestId>gameday-sim</RequestId></ResponseMetadata></GetCallerIdentityResponse>"
+    );
+    ([(header::CONTENT_TYPE, "text/xml")], body).into_response()
+}
+
+/// `POST /`: dispatch on `X-Amz-Target` (STS's `GetCallerIdentity`, query
+/// protocol, has none).
 pub(crate) async fn dispatch(
     State(s): State<Arc<Shared>>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
     let Some(target) = headers.get("x-amz-target").and_then(|v| v.to_str().ok()) else {
+        if body.starts_with(b"Action=GetCallerIdentity") {
+            return caller_identity();
+        }
         return AwsError::new(
             "UnknownOperationException",
             StatusCode::BAD_REQUEST,

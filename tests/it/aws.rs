@@ -298,6 +298,19 @@ fn moto_every_mutating_step_changes_state_and_restoration_puts_it_back_exactly()
     // Pre-states are journaled before each change, without secrets.
     assert!(journal.contains("\"Inverted\"") || journal.contains("\"inverted\":false"));
     assert!(!journal.contains("AWS_SECRET_ACCESS_KEY") && !journal.contains("\"test\""));
+    // sts:GetCallerIdentity at run start, through moto's STS: its account in every report.
+    let report = crate::cli::report_json(&dir);
+    let ids = &report["run"]["aws_identities"];
+    assert_eq!(ids[0]["account"], "123456789012", "{ids}");
+    let arn = ids[0]["arn"].as_str().unwrap_or("");
+    assert!(
+        arn.starts_with("arn:aws:") && arn.contains("123456789012"),
+        "{ids}"
+    );
+    for file in ["report.md", "report.html"] {
+        let text = std::fs::read_to_string(dir.join(file)).unwrap();
+        assert!(text.contains(arn), "{file} does not name {arn}");
+    }
 }
 
 #[test]
@@ -644,4 +657,59 @@ fn plans_of_the_shipped_aws_drills_list_every_call_and_its_undo() {
             "{drill}:\n{text}"
         );
     }
+}
+
+/// A read-only ARC check against the simulator, whose STS answers
+/// `GetCallerIdentity`; `sts` is the STS endpoint given to the drill.
+fn identity_drill(dir: &Path, sim: &str, sts: &str) -> (Option<i32>, String, Value, String) {
+    let pb = dir.join("identity.yaml");
+    std::fs::write(
+        &pb,
+        format!(
+            "name: aws-identity\nunattended: true\naws:\n  region: us-east-1\n  max_attempts: 1\n  endpoints: {{ sts: \"{sts}\" }}\nphases:\n  - kind: precheck\n    steps:\n      - name: eu-serving\n        kind: arc-routing-control-state\n        cluster_endpoints: [{{ url: \"{sim}\", region: us-west-2 }}]\n        routing_controls: [\"arn:aws:route53-recovery-control::000000000000:controlpanel/sim/routingcontrol/eu-west-1\"]\n        expect: \"On\"\n"
+        ),
+    )
+    .unwrap();
+    let mut gd = Gd::drill(&[pb.to_str().unwrap()]);
+    aws_env(&mut gd.cmd, dir);
+    let (out, tmp) = gd.run();
+    let run = run_dir(&tmp.path().join("reports")).expect("run dir");
+    let report = crate::cli::report_json(&run);
+    let md = std::fs::read_to_string(run.join("report.md")).unwrap();
+    (out.status.code(), stderr(&out), report, md)
+}
+
+/// sts:GetCallerIdentity is called once at run start, through the drill's
+/// STS endpoint; the account and ARN are journaled and shown in every
+/// report. When STS cannot answer, that is a warning and the drill passes.
+#[test]
+fn the_aws_account_and_caller_arn_are_in_the_report_and_a_failed_lookup_only_warns() {
+    let sim = SimServer::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let url = sim.url.clone();
+    let (code, err, report, md) = identity_drill(tmp.path(), &url, &url);
+    assert_eq!(code, Some(0), "{err}");
+    let ids = &report["run"]["aws_identities"];
+    assert_eq!(ids.as_array().map(Vec::len), Some(1), "{ids}");
+    assert_eq!(ids[0]["account"], "000000000000", "{ids}");
+    assert_eq!(ids[0]["arn"], "arn:aws:iam::000000000000:user/gameday-sim");
+    assert!(
+        md.contains("arn:aws:iam::000000000000:user/gameday-sim"),
+        "{md}"
+    );
+
+    // Nothing listens there: a warning, not a failure.
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let dead_url = format!("http://{}", dead.local_addr().unwrap());
+    drop(dead);
+    let (code, err, report, _) = identity_drill(tmp.path(), &url, &dead_url);
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(report["run"]["aws_identities"], serde_json::json!([]));
+    let warned = report["warnings"].as_array().unwrap().iter().any(|w| {
+        w["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("cannot tell which AWS account")
+    });
+    assert!(warned, "{}", report["warnings"]);
 }

@@ -535,6 +535,9 @@ async fn sim_aws_sdk_drives_global_accelerator_and_arc() {
             .region(Region::new("us-west-2"))
             .credentials_provider(creds.clone())
             .endpoint_url(&base)
+            // The SDK crates are built without their default client: gameday
+            // gives them its own (rustls with ring), and so does this test.
+            .http_client(gameday::tls::aws_http_client())
             .build(),
     );
     let arc = aws_sdk_route53recoverycluster::Client::from_conf(
@@ -545,6 +548,7 @@ async fn sim_aws_sdk_drives_global_accelerator_and_arc() {
             ))
             .credentials_provider(creds)
             .endpoint_url(&base)
+            .http_client(gameday::tls::aws_http_client())
             .build(),
     );
 

@@ -28,6 +28,14 @@ impl Sim {
         for b in key.bytes() {
             h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
         }
+        // FNV-1a alone barely moves its top bits when only the last
+        // character differs (`…-eu-1`, `…-eu-2`), so keys of one run would
+        // all land together; murmur3's finalizer spreads every bit.
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+        h ^= h >> 33;
         let shares = self.route_shares(j);
         let total: f64 = shares.iter().map(|s| s.1).sum();
         let mut pick = (h >> 11) as f64 / (1u64 << 53) as f64 * total;

@@ -79,6 +79,33 @@ fn residency_bug_sends_eu_traffic_to_the_us() {
 }
 
 #[test]
+fn keys_of_one_run_spread_over_the_routing_shares() {
+    // With the bug at 1.0 and eu-west-1 isolated, EU users entering through
+    // `/app/eu/` go half to eu-central-1 and half to the US; keys that
+    // differ only in their last characters must not all land together.
+    let mut cfg = SimConfig::default();
+    cfg.faults.residency_bug = 1.0;
+    let mut sim = Sim::new(cfg, 1, T0);
+    let eu = sim.region_index("eu-west-1").unwrap();
+    sim.set_routing_control(eu, false, T0 + 1_000);
+    sim.advance_to(T0 + 30_000);
+    let us = sim.region_index("us-east-1").unwrap();
+    for token in ["1a2b3c4d", "00000000", "deadbeef"] {
+        let in_us = (0..20)
+            .filter(|i| {
+                sim.app_region("eu", &format!("pinned-{token}-eu-{i}"))
+                    .unwrap()
+                    == us
+            })
+            .count();
+        assert!(
+            (3..=17).contains(&in_us),
+            "run {token}: {in_us} of 20 in the US"
+        );
+    }
+}
+
+#[test]
 fn clock_skew_loses_updates_silently() {
     let mut cfg = SimConfig {
         isolation_mode: IsolationMode::Partition,

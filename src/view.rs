@@ -88,6 +88,56 @@ impl TerminalView {
 
 impl Observer for TerminalView {
     fn event(&self, e: &Event) {
+        use EventKind as K;
+        match &e.kind {
+            K::RunStarted { .. }
+            | K::PhaseStarted { .. }
+            | K::PhaseFinished { .. }
+            | K::BudgetExceeded { .. } => self.phase_event(e),
+            K::StepStarted { .. }
+            | K::StepFinished { .. }
+            | K::StepAttempt { .. }
+            | K::Marker { .. }
+            | K::Intent { .. }
+            | K::ManualConfirmed { .. } => self.step_event(e),
+            K::UndoStarted { .. } | K::Undone { .. } | K::UndoFailed { .. } => self.undo_event(e),
+            K::GuardrailArmed { .. }
+            | K::GuardrailState { .. }
+            | K::GuardrailBreached { .. }
+            | K::LagBudgetBreached { .. } => self.guardrail_event(e),
+            K::HoldStarted { .. }
+            | K::InvariantState { .. }
+            | K::InvariantBroken { .. }
+            | K::HoldFinished { .. } => self.hold_event(e),
+            K::Cancelled { .. }
+            | K::Warning { .. }
+            | K::NotifyFailed { .. }
+            | K::GuardStarted { .. }
+            | K::ClockOffset { .. } => self.other_event(e),
+            _ => {}
+        }
+    }
+}
+
+/// `ok` in green or `FAILING` in red.
+fn ok_or_failing(ok: bool) -> console::StyledObject<String> {
+    if ok {
+        style("ok".to_string()).green()
+    } else {
+        style("FAILING".to_string()).red()
+    }
+}
+
+impl TerminalView {
+    /// Ends the countdown bar, if one is showing.
+    fn clear_bar(&self) {
+        if let Some(b) = self.bar.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            b.finish_and_clear();
+        }
+    }
+
+    /// The run's start, phase starts and ends, and phase budgets.
+    fn phase_event(&self, e: &Event) {
         match &e.kind {
             EventKind::RunStarted {
                 drill,
@@ -136,48 +186,57 @@ impl Observer for TerminalView {
                 status,
                 detail,
                 ..
-            } => {
-                let s = match status {
-                    Status::Passed => style("passed".to_string()).green(),
-                    Status::Skipped => style("skipped".to_string()).dim(),
-                    Status::Cancelled => style("stopped".to_string()).yellow(),
-                    Status::Failed => style("failed".to_string()).red(),
-                };
-                // A failure is shown once where it happens (its step's line)
-                // and once in the summary, not again here.
-                let d = match (status, detail) {
-                    (Status::Failed | Status::Cancelled, Some(_)) => {
-                        " (the failures are above)".to_string()
-                    }
-                    (_, Some(d)) => format!(" — {d}"),
-                    (_, None) => String::new(),
-                };
-                self.line(e, format!("  phase {phase} {s}{d}"));
+            } => self.phase_finished(e, phase, *status, detail.as_deref()),
+            EventKind::BudgetExceeded {
+                phase,
+                budget_seconds,
+                actual_seconds,
+                fails,
+            } => self.line(
+                e,
+                format!(
+                    "  {} phase {phase} took {} against a budget of {}",
+                    if *fails {
+                        style("OVER BUDGET:".to_string()).red().bold()
+                    } else {
+                        style("over budget:".to_string()).yellow()
+                    },
+                    crate::report::model::human_secs(*actual_seconds),
+                    crate::report::model::human_secs(*budget_seconds)
+                ),
+            ),
+            _ => {}
+        }
+    }
+
+    fn phase_finished(&self, e: &Event, phase: &str, status: Status, detail: Option<&str>) {
+        let s = match status {
+            Status::Passed => style("passed".to_string()).green(),
+            Status::Skipped => style("skipped".to_string()).dim(),
+            Status::Cancelled => style("stopped".to_string()).yellow(),
+            Status::Failed => style("failed".to_string()).red(),
+        };
+        // A failure is shown once where it happens (its step's line)
+        // and once in the summary, not again here.
+        let d = match (status, detail) {
+            (Status::Failed | Status::Cancelled, Some(_)) => {
+                " (the failures are above)".to_string()
             }
+            (_, Some(d)) => format!(" — {d}"),
+            (_, None) => String::new(),
+        };
+        self.line(e, format!("  phase {phase} {s}{d}"));
+    }
+
+    /// A step's start, attempts, markers, intents, confirmations and end.
+    fn step_event(&self, e: &Event) {
+        match &e.kind {
             EventKind::StepStarted {
                 step,
                 watch,
                 description,
                 ..
-            } => {
-                let what = if *watch { "watching" } else { "running" };
-                let d = if description.is_empty() {
-                    String::new()
-                } else {
-                    format!("  {}", style(description).dim())
-                };
-                self.line(e, format!("    {what} {step}{d}{}", self.budget_left(e)));
-                let wait =
-                    self.playbook
-                        .all_steps()
-                        .find_map(|(_, s)| match (&s.spec, s.name == *step) {
-                            (StepSpec::Wait(w), true) => Some(w.duration.get()),
-                            _ => None,
-                        });
-                if let Some(d) = wait {
-                    self.countdown(step, d);
-                }
-            }
+            } => self.step_started(e, step, *watch, description),
             EventKind::StepFinished {
                 step,
                 status,
@@ -185,9 +244,7 @@ impl Observer for TerminalView {
                 attempts,
                 ..
             } => {
-                if let Some(b) = self.bar.lock().unwrap_or_else(|e| e.into_inner()).take() {
-                    b.finish_and_clear();
-                }
+                self.clear_bar();
                 let mark = match status {
                     Status::Passed => style("✓".to_string()).green(),
                     Status::Failed => style("✗".to_string()).red(),
@@ -232,6 +289,47 @@ impl Observer for TerminalView {
                 e,
                 format!("    {} {step}: {description}", style("→ applying").yellow()),
             ),
+            EventKind::ManualConfirmed {
+                step,
+                by,
+                automatic,
+                ..
+            } => {
+                let how = if *automatic {
+                    "confirmed automatically"
+                } else {
+                    "confirmed"
+                };
+                self.line(e, format!("    {step}: {how} by {by}"));
+            }
+            _ => {}
+        }
+    }
+
+    /// `running`/`watching` a step; a countdown when the step is a fixed wait.
+    fn step_started(&self, e: &Event, step: &str, watch: bool, description: &str) {
+        let what = if watch { "watching" } else { "running" };
+        let d = if description.is_empty() {
+            String::new()
+        } else {
+            format!("  {}", style(description).dim())
+        };
+        self.line(e, format!("    {what} {step}{d}{}", self.budget_left(e)));
+        let wait = self
+            .playbook
+            .all_steps()
+            .find_map(|(_, s)| match (&s.spec, s.name == *step) {
+                (StepSpec::Wait(w), true) => Some(w.duration.get()),
+                _ => None,
+            });
+        if let Some(d) = wait {
+            self.countdown(step, d);
+        }
+    }
+
+    /// Undo actions: started, done, failed.
+    fn undo_event(&self, e: &Event) {
+        match &e.kind {
             EventKind::UndoStarted { id, reason } => self.line(
                 e,
                 format!("    {} {id} ({reason})", style("↩ undoing").yellow()),
@@ -243,6 +341,13 @@ impl Observer for TerminalView {
                 e,
                 format!("    {} {id}: {error}", style("↩ UNDO FAILED").red().bold()),
             ),
+            _ => {}
+        }
+    }
+
+    /// Guardrails (armed, state, breached) and lag budgets.
+    fn guardrail_event(&self, e: &Event) {
+        match &e.kind {
             EventKind::GuardrailArmed { names } => self.line(
                 e,
                 format!(
@@ -252,11 +357,7 @@ impl Observer for TerminalView {
                 ),
             ),
             EventKind::GuardrailState { name, ok, summary } => {
-                let s = if *ok {
-                    style("ok".to_string()).green()
-                } else {
-                    style("FAILING".to_string()).red()
-                };
+                let s = ok_or_failing(*ok);
                 self.line(e, format!("  guardrail {name} {s}: {summary}"));
             }
             EventKind::GuardrailBreached { name, summary, .. } => self.line(
@@ -266,6 +367,29 @@ impl Observer for TerminalView {
                     style("GUARDRAIL BREACHED").red().bold()
                 ),
             ),
+            EventKind::LagBudgetBreached {
+                class,
+                lag_seconds,
+                max_lag_seconds,
+                action,
+                ..
+            } => self.line(
+                e,
+                format!(
+                    "    {} {class}: {} over its budget of {} (action: {})",
+                    style("LAG BUDGET BREACHED").red().bold(),
+                    crate::report::model::human_secs(*lag_seconds),
+                    crate::report::model::human_secs(*max_lag_seconds),
+                    action.replace('_', " ")
+                ),
+            ),
+            _ => {}
+        }
+    }
+
+    /// Observation windows (holds) and their invariants.
+    fn hold_event(&self, e: &Event) {
+        match &e.kind {
             EventKind::HoldStarted {
                 phase,
                 hold_seconds,
@@ -293,11 +417,7 @@ impl Observer for TerminalView {
             EventKind::InvariantState {
                 name, ok, summary, ..
             } => {
-                let s = if *ok {
-                    style("ok".to_string()).green()
-                } else {
-                    style("FAILING".to_string()).red()
-                };
+                let s = ok_or_failing(*ok);
                 self.line(e, format!("    invariant {name} {s}: {summary}"));
             }
             EventKind::InvariantBroken {
@@ -318,9 +438,7 @@ impl Observer for TerminalView {
                 held_seconds,
                 ..
             } => {
-                if let Some(b) = self.bar.lock().unwrap_or_else(|e| e.into_inner()).take() {
-                    b.finish_and_clear();
-                }
+                self.clear_bar();
                 let what = match status {
                     Status::Passed => "held",
                     Status::Failed => "broken after",
@@ -334,40 +452,13 @@ impl Observer for TerminalView {
                     ),
                 );
             }
-            EventKind::BudgetExceeded {
-                phase,
-                budget_seconds,
-                actual_seconds,
-                fails,
-            } => self.line(
-                e,
-                format!(
-                    "  {} phase {phase} took {} against a budget of {}",
-                    if *fails {
-                        style("OVER BUDGET:".to_string()).red().bold()
-                    } else {
-                        style("over budget:".to_string()).yellow()
-                    },
-                    crate::report::model::human_secs(*actual_seconds),
-                    crate::report::model::human_secs(*budget_seconds)
-                ),
-            ),
-            EventKind::LagBudgetBreached {
-                class,
-                lag_seconds,
-                max_lag_seconds,
-                action,
-                ..
-            } => self.line(
-                e,
-                format!(
-                    "    {} {class}: {} over its budget of {} (action: {})",
-                    style("LAG BUDGET BREACHED").red().bold(),
-                    crate::report::model::human_secs(*lag_seconds),
-                    crate::report::model::human_secs(*max_lag_seconds),
-                    action.replace('_', " ")
-                ),
-            ),
+            _ => {}
+        }
+    }
+
+    /// Cancellation, warnings, failed notifications, the guard, clock offsets.
+    fn other_event(&self, e: &Event) {
+        match &e.kind {
             EventKind::Cancelled { reason, detail } => {
                 // A failed step or a breached guardrail was shown in full on
                 // its own line: name it only.
@@ -381,19 +472,6 @@ impl Observer for TerminalView {
                     e,
                     format!("  {} {d}; restoring", style("stopping:").red().bold()),
                 )
-            }
-            EventKind::ManualConfirmed {
-                step,
-                by,
-                automatic,
-                ..
-            } => {
-                let how = if *automatic {
-                    "confirmed automatically"
-                } else {
-                    "confirmed"
-                };
-                self.line(e, format!("    {step}: {how} by {by}"));
             }
             EventKind::Warning { message, .. } => {
                 self.line(e, format!("  {} {message}", style("warning:").yellow()))

@@ -82,7 +82,6 @@ pub fn run(a: DemoArgs) -> i32 {
         print!("{}", super::scenario::list());
         return exit::PASSED;
     }
-    let scenario = super::scenario::about(a.scenario);
     let (playbook, env_file) = match drill_files(&a.out) {
         Ok(f) => f,
         Err(e) => {
@@ -100,18 +99,7 @@ pub fn run(a: DemoArgs) -> i32 {
         }
     };
     let base = format!("http://{addr}");
-    for (k, v) in [
-        ("AWS_ENDPOINT_URL_ROUTE53_RECOVERY_CLUSTER", base.as_str()),
-        ("AWS_ENDPOINT_URL_GLOBAL_ACCELERATOR", base.as_str()),
-        ("AWS_ACCESS_KEY_ID", "gameday-demo"),
-        ("AWS_SECRET_ACCESS_KEY", "gameday-demo"),
-        ("AWS_REGION", "us-west-2"),
-    ] {
-        // SAFETY: no other thread exists yet (the runtime is built below).
-        unsafe { std::env::set_var(k, v) };
-    }
-    // SAFETY: as above.
-    unsafe { std::env::remove_var("AWS_PROFILE") };
+    point_aws_sdk_at(&base);
     let loaded = match crate::playbook::load(
         &playbook,
         &LoadOptions {
@@ -133,99 +121,133 @@ pub fn run(a: DemoArgs) -> i32 {
         Ok(rt) => rt,
         Err(c) => return c,
     };
-    rt.block_on(async move {
-        // A minute of history before the drill starts: warm gauges and a lead-in for the charts.
-        let config = a.scenario.config(crate::sim::SimConfig {
-            backfill: std::time::Duration::from_secs(60),
-            ..Default::default()
-        });
-        let sim = match crate::sim::start(config, a.seed, addr).await {
-            Ok(s) => s,
-            Err(e) => {
-                eprintln!("gameday demo: cannot start the simulator: {e}");
-                return exit::ABORTED;
-            }
-        };
-        eprintln!(
-            "gameday demo: simulator (seed {}, scenario {}: {}) on {base}; running {} against it, manual steps confirmed automatically",
-            a.seed,
-            scenario.name,
-            scenario.injects,
-            playbook.display()
-        );
-        let pb = Arc::new(loaded.playbook.clone());
-        let mut observers: Vec<Arc<dyn Observer>> = vec![];
-        if !a.quiet {
-            observers.push(crate::view::TerminalView::new(pb));
+    rt.block_on(against_simulator(a, loaded, &playbook, addr))
+}
+
+/// Point the AWS SDK at the simulator, with throwaway credentials. Must run
+/// before any other thread exists.
+fn point_aws_sdk_at(base: &str) {
+    for (k, v) in [
+        ("AWS_ENDPOINT_URL_ROUTE53_RECOVERY_CLUSTER", base),
+        ("AWS_ENDPOINT_URL_GLOBAL_ACCELERATOR", base),
+        ("AWS_ACCESS_KEY_ID", "gameday-demo"),
+        ("AWS_SECRET_ACCESS_KEY", "gameday-demo"),
+        ("AWS_REGION", "us-west-2"),
+    ] {
+        // SAFETY: no other thread exists yet (the runtime is built below).
+        unsafe { std::env::set_var(k, v) };
+    }
+    // SAFETY: as above.
+    unsafe { std::env::remove_var("AWS_PROFILE") };
+}
+
+/// Start the simulator on `addr`, run the drill against it without prompts,
+/// and print the summary next to the simulator's ground truth.
+async fn against_simulator(
+    a: DemoArgs,
+    loaded: crate::playbook::Loaded,
+    playbook: &Path,
+    addr: std::net::SocketAddr,
+) -> i32 {
+    let scenario = super::scenario::about(a.scenario);
+    let base = format!("http://{addr}");
+    // A minute of history before the drill starts: warm gauges and a lead-in for the charts.
+    let config = a.scenario.config(crate::sim::SimConfig {
+        backfill: std::time::Duration::from_secs(60),
+        ..Default::default()
+    });
+    let sim = match crate::sim::start(config, a.seed, addr).await {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("gameday demo: cannot start the simulator: {e}");
+            return exit::ABORTED;
         }
-        let opts = RunOptions {
-            out_dir: a.out.clone(),
-            interaction: Interaction::Auto {
-                by: "gameday demo (no prompts: manual steps are confirmed automatically)".into(),
-            },
-            observers,
-            junit: None,
-            template: None,
-            // The simulator lives in this process: a guard could not reach it after a crash.
-            guard: false,
-            formats: crate::report::Formats::DEFAULT,
-            state: a.state.clone(),
-        };
-        let summary = match crate::engine::run_drill(loaded, opts).await {
-            Ok(s) => s,
-            Err(e) => {
-                eprintln!("gameday demo: {e}");
-                sim.shutdown().await;
-                return exit::INVALID;
-            }
-        };
-        if summary.abandoned {
-            print_summary(&summary);
-            return summary.exit_code;
+    };
+    eprintln!(
+        "gameday demo: simulator (seed {}, scenario {}: {}) on {base}; running {} against it, manual steps confirmed automatically",
+        a.seed,
+        scenario.name,
+        scenario.injects,
+        playbook.display()
+    );
+    let pb = Arc::new(loaded.playbook.clone());
+    let mut observers: Vec<Arc<dyn Observer>> = vec![];
+    if !a.quiet {
+        observers.push(crate::view::TerminalView::new(pb));
+    }
+    let opts = RunOptions {
+        out_dir: a.out.clone(),
+        interaction: Interaction::Auto {
+            by: "gameday demo (no prompts: manual steps are confirmed automatically)".into(),
+        },
+        observers,
+        junit: None,
+        template: None,
+        // The simulator lives in this process: a guard could not reach it after a crash.
+        guard: false,
+        formats: crate::report::Formats::DEFAULT,
+        state: a.state.clone(),
+    };
+    let summary = match crate::engine::run_drill(loaded, opts).await {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("gameday demo: {e}");
+            sim.shutdown().await;
+            return exit::INVALID;
         }
-        let truth: Option<serde_json::Value> = match reqwest::get(format!("{base}/sim/truth")).await {
-            Ok(r) => r.json().await.ok(),
-            Err(_) => None,
-        };
-        sim.shutdown().await;
+    };
+    if summary.abandoned {
         print_summary(&summary);
-        if let Some(t) = &truth {
-            let _ = std::fs::write(
-                summary.run_dir.join("sim-truth.json"),
-                serde_json::to_string_pretty(t).unwrap_or_default(),
-            );
-            println!("Measured against the simulator's ground truth (sim-truth.json):");
-            for (name, from, to) in [
-                ("ttd", "isolated_at", "alert_firing_at"),
-                ("ttr", "isolated_at", "rerouted_at"),
-                ("catch_up", "restored_at", "caught_up_at"),
-            ] {
-                let measured = summary.metrics.iter().find(|m| m.name == name);
-                let fmt = |v: Option<f64>| v.map_or("missing".to_string(), |v| format!("{v:.2} s"));
-                println!(
-                    "  {name:<9} measured {:>9}  true {:>9}",
-                    fmt(measured.and_then(|m| m.value)),
-                    fmt(between(t, from, to))
-                );
-            }
-            let count = |k: &str| t.get(k).and_then(|v| v.as_u64()).unwrap_or(0);
-            let since = read_recorded(&summary.run_dir, "conflicts_since_isolation");
-            println!(
-                "  conflicts measured {:>9}  true {:>9} (since isolation; lost updates {}, residency violations {})",
-                since.map_or("missing".into(), |v| format!("{v:.0}")),
-                count("conflicts_total"),
-                count("lost_updates_total"),
-                count("residency_violations_total"),
-            );
-        }
+        return summary.exit_code;
+    }
+    let truth: Option<serde_json::Value> = match reqwest::get(format!("{base}/sim/truth")).await {
+        Ok(r) => r.json().await.ok(),
+        Err(_) => None,
+    };
+    sim.shutdown().await;
+    print_summary(&summary);
+    if let Some(t) = &truth {
+        print_truth(&summary, t);
+    }
+    println!(
+        "Scenario {} ({}): the report shows {}",
+        scenario.name, scenario.injects, scenario.shows
+    );
+    println!("Report: {}", summary.run_dir.join("report.md").display());
+    println!("{}", summary.run_dir.display());
+    summary.exit_code
+}
+
+/// Keep the simulator's ground truth beside the run and print the measured
+/// metrics next to the true values.
+fn print_truth(summary: &crate::engine::RunSummary, t: &serde_json::Value) {
+    let _ = std::fs::write(
+        summary.run_dir.join("sim-truth.json"),
+        serde_json::to_string_pretty(t).unwrap_or_default(),
+    );
+    println!("Measured against the simulator's ground truth (sim-truth.json):");
+    for (name, from, to) in [
+        ("ttd", "isolated_at", "alert_firing_at"),
+        ("ttr", "isolated_at", "rerouted_at"),
+        ("catch_up", "restored_at", "caught_up_at"),
+    ] {
+        let measured = summary.metrics.iter().find(|m| m.name == name);
+        let fmt = |v: Option<f64>| v.map_or("missing".to_string(), |v| format!("{v:.2} s"));
         println!(
-            "Scenario {} ({}): the report shows {}",
-            scenario.name, scenario.injects, scenario.shows
+            "  {name:<9} measured {:>9}  true {:>9}",
+            fmt(measured.and_then(|m| m.value)),
+            fmt(between(t, from, to))
         );
-        println!("Report: {}", summary.run_dir.join("report.md").display());
-        println!("{}", summary.run_dir.display());
-        summary.exit_code
-    })
+    }
+    let count = |k: &str| t.get(k).and_then(|v| v.as_u64()).unwrap_or(0);
+    let since = read_recorded(&summary.run_dir, "conflicts_since_isolation");
+    println!(
+        "  conflicts measured {:>9}  true {:>9} (since isolation; lost updates {}, residency violations {})",
+        since.map_or("missing".into(), |v| format!("{v:.0}")),
+        count("conflicts_total"),
+        count("lost_updates_total"),
+        count("residency_violations_total"),
+    );
 }
 
 /// A value a step recorded during the run, read back from its journal.

@@ -355,6 +355,12 @@ fn isolation(m: Mechanism) -> Isolation {
 fn render(a: &Answers, depth: usize) -> (String, String) {
     let iso = isolation(a.mechanism);
     let up = "../".repeat(depth);
+    let playbook = format!("{}{}", playbook_start(a, &iso, &up), playbook_rest(&iso));
+    (playbook, render_env(a, &iso, &up))
+}
+
+/// The playbook's vars: the answers, then the mechanism's own (to fill in).
+fn render_vars(a: &Answers, iso: &Isolation) -> String {
     let surviving: Vec<&str> = a
         .regions
         .iter()
@@ -373,7 +379,13 @@ fn render(a: &Answers, depth: usize) -> (String, String) {
     for (k, _) in iso.vars {
         vars.push_str(&format!("  {k}: {{}}\n"));
     }
-    let playbook = format!(
+    vars
+}
+
+/// The playbook from its header to the isolate phase (the mechanism's steps).
+fn playbook_start(a: &Answers, iso: &Isolation, up: &str) -> String {
+    let vars = render_vars(a, iso);
+    format!(
         "# yaml-language-server: $schema={up}schemas/playbook.schema.json
 # Written by `gameday init` ({mech:?}); `gameday explain KIND` describes each step kind.
 name: {name}
@@ -408,9 +420,18 @@ phases:
   - kind: isolate
     name: isolate ${{region}}
     budget: 5m
-    steps:\n{isolate}
+    steps:\n{isolate}\n",
+        mech = a.mechanism,
+        name = a.name,
+        top = iso.top,
+        isolate = iso.steps,
+    )
+}
 
-  - kind: observe
+/// The playbook from the observe phase to the metrics.
+fn playbook_rest(iso: &Isolation) -> String {
+    format!(
+        "\n  - kind: observe
     name: observation
     budget: 20m
     watches:
@@ -476,12 +497,12 @@ metrics:
   ttd: {{ from: isolated, to: alert_firing, target: \"<= 5m\", description: time to detect }}
   ttr: {{ from: isolated, to: traffic_rerouted, target: \"<= 60s\", description: time to route }}
   time_to_return: {{ from: restored, to: traffic_back, target: \"<= 10m\", description: from routing back until traffic returned }}\n",
-        mech = a.mechanism,
-        name = a.name,
-        top = iso.top,
-        isolate = iso.steps,
         restore_extra = iso.restore_extra,
-    );
+    )
+}
+
+/// The environment file: the URLs, the mechanism's vars to fill in.
+fn render_env(a: &Answers, iso: &Isolation, up: &str) -> String {
     let mut env = format!(
         "# yaml-language-server: $schema={up}../schemas/environment.schema.json
 # Written by `gameday init`: replace the REPLACE-ME values.
@@ -499,5 +520,5 @@ vars:
     if a.mechanism == Mechanism::Postgres {
         env.push_str("# Connection strings come from PG_PRIMARY_DSN and PG_STANDBY_DSN (never from this file).\n");
     }
-    (playbook, env)
+    env
 }

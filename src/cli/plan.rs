@@ -65,6 +65,50 @@ fn step_lines(out: &mut String, s: &Step, ctx: &PlanCtx, indent: &str) {
 pub fn render(pb: &crate::playbook::Playbook) -> String {
     let ctx = PlanCtx { playbook: pb };
     let mut out = String::new();
+    header_lines(&mut out, pb);
+    let after_restore =
+        "\nAfter the restore phase: anything still applied is undone automatically, newest first.";
+    let mut said_after_restore = false;
+    for p in &pb.phases {
+        if p.kind == crate::playbook::PhaseKind::Post && !said_after_restore {
+            let _ = writeln!(out, "{after_restore}");
+            said_after_restore = true;
+        }
+        phase_lines(&mut out, p, &ctx);
+    }
+    if !said_after_restore {
+        let _ = writeln!(out, "{after_restore}");
+    }
+    if !pb.guardrails.is_empty() {
+        let _ = writeln!(
+            out,
+            "\nGuardrails (from the first change until restoration ends):"
+        );
+        for g in &pb.guardrails {
+            polled_check_lines(&mut out, &ctx, "  ", &g.step, "breach", &g.for_, &g.every);
+        }
+    }
+    if !pb.metrics.is_empty() {
+        let _ = writeln!(out, "\nMetrics:");
+        for m in &pb.metrics {
+            let src = match &m.source {
+                MetricSource::Between { from, to } => format!("time from `{from}` to `{to}`"),
+                MetricSource::Value { record, .. } => format!("value `{record}`"),
+            };
+            let t = m
+                .target
+                .as_ref()
+                .map(|t| format!(", target {t}"))
+                .unwrap_or_default();
+            let _ = writeln!(out, "  - {}: {src}{t}", m.name);
+        }
+    }
+    let _ = writeln!(out, "\nNothing was called: this is a plan.");
+    out
+}
+
+/// The drill's name, environment and run-wide settings, and its vars.
+fn header_lines(out: &mut String, pb: &crate::playbook::Playbook) {
     let _ = writeln!(
         out,
         "Drill {} (environment {}) — {}",
@@ -103,100 +147,73 @@ pub fn render(pb: &crate::playbook::Playbook) -> String {
             let _ = writeln!(out, "  {k} = {v}");
         }
     }
-    let after_restore =
-        "\nAfter the restore phase: anything still applied is undone automatically, newest first.";
-    let mut said_after_restore = false;
-    for p in &pb.phases {
-        if p.kind == crate::playbook::PhaseKind::Post && !said_after_restore {
-            let _ = writeln!(out, "{after_restore}");
-            said_after_restore = true;
-        }
-        let budget = p
-            .budget
-            .map(|b| {
-                let over = match p.over_budget {
-                    crate::playbook::OverBudget::Warn => "a warning",
-                    crate::playbook::OverBudget::Fail => "a failure",
-                };
-                format!(", budget {b} (over budget is {over})")
-            })
-            .unwrap_or_default();
-        let _ = writeln!(
-            out,
-            "\nPhase {} ({}{budget}; on failure: {:?})",
-            p.name,
-            p.kind.as_str(),
-            p.on_failure
-        );
-        for s in &p.steps {
-            step_lines(&mut out, s, &ctx, "  ");
-        }
-        if !p.watches.is_empty() {
-            let _ = writeln!(out, "  watches (in the background):");
-            for s in &p.watches {
-                step_lines(&mut out, s, &ctx, "    ");
-            }
-        }
-        if let Some(h) = p.hold {
-            let _ = writeln!(
-                out,
-                "  hold {h} after the steps and watches (observation window); invariants:"
-            );
-            for i in &p.invariants {
-                let _ = writeln!(
-                    out,
-                    "    - {}: broken when failing for {} (checked every {})",
-                    i.step.name, i.for_, i.every
-                );
-                for c in executor(&i.step.spec).plan(&ctx) {
-                    let _ = writeln!(out, "        call: {}", c.call);
-                }
-            }
-            if p.invariants.is_empty() {
-                let _ = writeln!(out, "    (none: a fixed wait)");
-            }
-        }
-        if p.kind == crate::playbook::PhaseKind::Post {
-            let _ = writeln!(
-                out,
-                "  (runs after restoration; checks only; a failure fails the drill, exit 1)"
-            );
-        }
-    }
-    if !said_after_restore {
-        let _ = writeln!(out, "{after_restore}");
-    }
-    if !pb.guardrails.is_empty() {
-        let _ = writeln!(
-            out,
-            "\nGuardrails (from the first change until restoration ends):"
-        );
-        for g in &pb.guardrails {
-            let _ = writeln!(
-                out,
-                "  - {}: breach when failing for {} (checked every {})",
-                g.step.name, g.for_, g.every
-            );
-            for c in executor(&g.step.spec).plan(&ctx) {
-                let _ = writeln!(out, "      call: {}", c.call);
-            }
-        }
-    }
-    if !pb.metrics.is_empty() {
-        let _ = writeln!(out, "\nMetrics:");
-        for m in &pb.metrics {
-            let src = match &m.source {
-                MetricSource::Between { from, to } => format!("time from `{from}` to `{to}`"),
-                MetricSource::Value { record, .. } => format!("value `{record}`"),
+}
+
+/// One phase: its budget, steps, watches and observation window.
+fn phase_lines(out: &mut String, p: &crate::playbook::Phase, ctx: &PlanCtx) {
+    let budget = p
+        .budget
+        .map(|b| {
+            let over = match p.over_budget {
+                crate::playbook::OverBudget::Warn => "a warning",
+                crate::playbook::OverBudget::Fail => "a failure",
             };
-            let t = m
-                .target
-                .as_ref()
-                .map(|t| format!(", target {t}"))
-                .unwrap_or_default();
-            let _ = writeln!(out, "  - {}: {src}{t}", m.name);
+            format!(", budget {b} (over budget is {over})")
+        })
+        .unwrap_or_default();
+    let _ = writeln!(
+        out,
+        "\nPhase {} ({}{budget}; on failure: {:?})",
+        p.name,
+        p.kind.as_str(),
+        p.on_failure
+    );
+    for s in &p.steps {
+        step_lines(out, s, ctx, "  ");
+    }
+    if !p.watches.is_empty() {
+        let _ = writeln!(out, "  watches (in the background):");
+        for s in &p.watches {
+            step_lines(out, s, ctx, "    ");
         }
     }
-    let _ = writeln!(out, "\nNothing was called: this is a plan.");
-    out
+    if let Some(h) = p.hold {
+        let _ = writeln!(
+            out,
+            "  hold {h} after the steps and watches (observation window); invariants:"
+        );
+        for i in &p.invariants {
+            polled_check_lines(out, ctx, "    ", &i.step, "broken", &i.for_, &i.every);
+        }
+        if p.invariants.is_empty() {
+            let _ = writeln!(out, "    (none: a fixed wait)");
+        }
+    }
+    if p.kind == crate::playbook::PhaseKind::Post {
+        let _ = writeln!(
+            out,
+            "  (runs after restoration; checks only; a failure fails the drill, exit 1)"
+        );
+    }
+}
+
+/// A check polled in the background (a guardrail or an invariant): when it
+/// counts as `when` (breached, broken), and the calls it makes.
+fn polled_check_lines(
+    out: &mut String,
+    ctx: &PlanCtx,
+    indent: &str,
+    step: &Step,
+    when: &str,
+    for_: &dyn std::fmt::Display,
+    every: &dyn std::fmt::Display,
+) {
+    let _ = writeln!(
+        out,
+        "{indent}- {}: {when} when failing for {for_} (checked every {every})",
+        step.name
+    );
+    for c in executor(&step.spec).plan(ctx) {
+        let _ = writeln!(out, "{indent}    call: {}", c.call);
+    }
 }

@@ -59,106 +59,28 @@ pub async fn run_step(
     {
         return Box::pin(check_instead_of_person(step, check, phase, ctx, registry)).await;
     }
-    let events = &ctx.events;
-    let exe = steps::executor(&step.spec);
-    let description = {
-        let plan = exe.plan(&steps::PlanCtx {
-            playbook: &ctx.playbook,
-        });
-        plan.iter()
-            .map(|c| c.call.clone())
-            .collect::<Vec<_>>()
-            .join("; ")
-    };
-    let _ = events.emit(EventKind::StepStarted {
-        phase: ctx.phase_name.clone(),
-        step: step.name.clone(),
-        kind: step.spec.kind().into(),
-        description,
-        watch,
-    });
+    journal_started(step, ctx, watch);
     let started = Instant::now();
     if phase == PhaseKind::Restore
         && let Some(why) = not_measurable(step, ctx)
     {
-        let summary = format!("not measured: {why}");
-        let _ = events.emit(EventKind::StepFinished {
-            phase: ctx.phase_name.clone(),
-            step: step.name.clone(),
-            kind: step.spec.kind().into(),
-            status: Status::Skipped,
-            summary: summary.clone(),
-            value: None,
-            evidence: Value::Null,
-            attempts: 0,
-            duration_seconds: 0.0,
-            error: None,
-        });
-        return StepResult {
-            status: Status::Skipped,
-            summary,
-        };
+        return not_measured(step, ctx, why);
     }
-    let effect = step.spec.effect();
-    let timeout = match effect {
-        Effect::ReadOnly | Effect::Mutating { .. } => Some(step.timeout.get()),
-        _ => None,
-    };
-
-    let (result, attempts) = if let StepSpec::Undo(u) = &step.spec {
-        (
-            registry
-                .undo_named(ctx, &u.of, &format!("restore step `{}`", step.name))
-                .await,
-            1,
-        )
-    } else if let Effect::Mutating { .. } = effect {
-        run_mutating(step, phase, ctx, registry, timeout).await
-    } else if let (Some(w), Effect::ReadOnly) = (step.wait, effect) {
-        run_wait(step, ctx, w.every.get(), w.timeout.get(), timeout).await
-    } else {
-        run_with_retries(step, ctx, timeout).await
-    };
-
+    let (result, attempts) = execute(step, phase, ctx, registry).await;
     let (status, outcome, error, marker_at) = match result {
         Ok((o, at)) if o.ok => (Status::Passed, Some(o), None, at),
         Ok((o, _)) => (Status::Failed, Some(o), None, None),
         Err(e) => (Status::Failed, None, Some(e.message), None),
     };
     if status == Status::Passed {
-        if let Some(name) = &step.mark {
-            let (at, resolution, source) = match marker_at {
-                Some(m) => m,
-                None => (Utc::now(), None, "step completed".to_string()),
-            };
-            ctx.markers
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .insert(name.clone(), at);
-            let _ = events.emit(EventKind::Marker {
-                name: name.clone(),
-                at,
-                observed_at: Utc::now(),
-                resolution_seconds: resolution,
-                source,
-                step: step.name.clone(),
-            });
-        }
-        if let (Some(rec), Some(v)) = (&step.record, outcome.as_ref().and_then(|o| o.value)) {
-            let _ = events.emit(EventKind::Recorded {
-                name: rec.clone(),
-                value: v,
-                unit: None,
-                step: step.name.clone(),
-            });
-        }
+        journal_passed(step, ctx, marker_at, outcome.as_ref());
     }
     let summary = match (&outcome, &error) {
         (Some(o), _) => o.summary.clone(),
         (None, Some(e)) => e.clone(),
         _ => String::new(),
     };
-    let _ = events.emit(EventKind::StepFinished {
+    let _ = ctx.events.emit(EventKind::StepFinished {
         phase: ctx.phase_name.clone(),
         step: step.name.clone(),
         kind: step.spec.kind().into(),
@@ -171,6 +93,109 @@ pub async fn run_step(
         error,
     });
     StepResult { status, summary }
+}
+
+/// `StepStarted`, with the calls the step makes as its description.
+fn journal_started(step: &Step, ctx: &StepCtx, watch: bool) {
+    let exe = steps::executor(&step.spec);
+    let description = {
+        let plan = exe.plan(&steps::PlanCtx {
+            playbook: &ctx.playbook,
+        });
+        plan.iter()
+            .map(|c| c.call.clone())
+            .collect::<Vec<_>>()
+            .join("; ")
+    };
+    let _ = ctx.events.emit(EventKind::StepStarted {
+        phase: ctx.phase_name.clone(),
+        step: step.name.clone(),
+        kind: step.spec.kind().into(),
+        description,
+        watch,
+    });
+}
+
+/// A restoration-phase measurement with nothing to measure ends skipped.
+fn not_measured(step: &Step, ctx: &StepCtx, why: String) -> StepResult {
+    let summary = format!("not measured: {why}");
+    let _ = ctx.events.emit(EventKind::StepFinished {
+        phase: ctx.phase_name.clone(),
+        step: step.name.clone(),
+        kind: step.spec.kind().into(),
+        status: Status::Skipped,
+        summary: summary.clone(),
+        value: None,
+        evidence: Value::Null,
+        attempts: 0,
+        duration_seconds: 0.0,
+        error: None,
+    });
+    StepResult {
+        status: Status::Skipped,
+        summary,
+    }
+}
+
+/// The step's work, by what it does: an `undo` step undoes, a change goes
+/// through intent-before-act, a waited check polls, anything else is retried
+/// on errors. Returns the result and the number of attempts.
+async fn execute(
+    step: &Step,
+    phase: PhaseKind,
+    ctx: &StepCtx,
+    registry: &Registry,
+) -> (Result<(Outcome, Option<Timed>), StepError>, u32) {
+    let effect = step.spec.effect();
+    let timeout = match effect {
+        Effect::ReadOnly | Effect::Mutating { .. } => Some(step.timeout.get()),
+        _ => None,
+    };
+    if let StepSpec::Undo(u) = &step.spec {
+        (
+            registry
+                .undo_named(ctx, &u.of, &format!("restore step `{}`", step.name))
+                .await,
+            1,
+        )
+    } else if let Effect::Mutating { .. } = effect {
+        run_mutating(step, phase, ctx, registry, timeout).await
+    } else if let (Some(w), Effect::ReadOnly) = (step.wait, effect) {
+        run_wait(step, ctx, w.every.get(), w.timeout.get(), timeout).await
+    } else {
+        run_with_retries(step, ctx, timeout).await
+    }
+}
+
+/// A step that passed sets its marker (at the instant the condition first
+/// held, when known) and journals the value it records.
+fn journal_passed(step: &Step, ctx: &StepCtx, marker_at: Option<Timed>, outcome: Option<&Outcome>) {
+    if let Some(name) = &step.mark {
+        let (at, resolution, source) = match marker_at {
+            Some(m) => m,
+            None => (Utc::now(), None, "step completed".to_string()),
+        };
+        ctx.markers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(name.clone(), at);
+        let _ = ctx.events.emit(EventKind::Marker {
+            name: name.clone(),
+            at,
+            observed_at: Utc::now(),
+            resolution_seconds: resolution,
+            source,
+            step: step.name.clone(),
+        });
+    }
+    if let (Some(rec), Some(v)) = (&step.record, outcome.and_then(|o| o.value)) {
+        let _ = ctx.events.emit(EventKind::Recorded {
+            name: rec.clone(),
+            value: v,
+            unit: None,
+            step: step.name.clone(),
+        });
+    }
 }
 
 type Timed = (DateTime<Utc>, Option<f64>, String);

@@ -112,129 +112,8 @@ pub fn playbook() -> Value {
     let common = resolved::<StepCommon>(&mut g);
     let (common, _) = object_parts(g.definitions(), &common);
     let defs = g.definitions().clone();
-
-    let mut step_common = common.clone();
-    step_common.remove("for");
-    step_common.remove("every");
-    let guard_extra: Map<String, Value> = common
-        .iter()
-        .filter(|(k, _)| matches!(k.as_str(), "for" | "every"))
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
-
-    let variants = spec
-        .get("oneOf")
-        .and_then(Value::as_array)
-        .cloned()
-        .unwrap_or_default();
-    let mut steps = vec![];
-    let mut guards = vec![];
-    for v in &variants {
-        let (props, required) = object_parts(&defs, v);
-        let kind = props
-            .get("kind")
-            .and_then(|k| k.get("const"))
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_string();
-        let about = kinds::about(&kind);
-        let mut all = step_common.clone();
-        all.extend(props);
-        if let Some(k) = all.get_mut("kind") {
-            *k = json!({ "const": kind, "description": about.map_or("", |a| a.summary) });
-        }
-        let mut required = required;
-        if !required.contains(&json!("name")) {
-            required.insert(0, json!("name"));
-        }
-        let title = format!("kind: {kind}");
-        let description = about.map_or(String::new(), |a| a.summary.to_string());
-        let step = json!({
-            "title": title,
-            "description": description,
-            "type": "object",
-            "properties": all,
-            "required": required,
-            "additionalProperties": false,
-        });
-        let mut guard = step.clone();
-        guard["properties"]
-            .as_object_mut()
-            .expect("properties")
-            .extend(guard_extra.clone());
-        steps.push(step);
-        guards.push(guard);
-    }
-
-    let mut props = header
-        .get("properties")
-        .and_then(Value::as_object)
-        .cloned()
-        .unwrap_or_default();
-    props.insert(
-        "vars".into(),
-        json!({
-            "description": "Vars and their defaults, overridden by `--env FILE` then `--var k=v`; used as `${name}`. A value, or `{ default, description }`; `{}` has no default.",
-            "type": "object",
-            "additionalProperties": { "anyOf": [ { "type": ["string", "number", "boolean"] }, var ] },
-        }),
-    );
-    props.insert(
-        "secrets".into(),
-        json!({
-            "description": "Secrets read from an environment variable or a file, never inline; used as `${secret.NAME}` and redacted everywhere.",
-            "type": "object",
-            "additionalProperties": secret,
-        }),
-    );
-    let mut phase_props = phase
-        .get("properties")
-        .and_then(Value::as_object)
-        .cloned()
-        .unwrap_or_default();
-    phase_props.insert(
-        "steps".into(),
-        json!({ "description": "The steps, in order.", "type": "array", "items": { "$ref": "#/definitions/Step" } }),
-    );
-    phase_props.insert(
-        "watches".into(),
-        json!({ "description": "Read-only waits that run in the background while the phase's steps go on.", "type": "array", "items": { "$ref": "#/definitions/Step" } }),
-    );
-    phase_props.insert(
-        "invariants".into(),
-        json!({ "description": "With `hold:`: read-only checks (a step with guardrail-style `for` and `every`) that must keep holding through the observation window; the first that breaks fails the phase.", "type": "array", "items": { "$ref": "#/definitions/Guardrail" } }),
-    );
-    props.insert(
-        "phases".into(),
-        json!({
-            "description": "The drill script: precheck, isolate, observe, validate, restore, in this order.",
-            "type": "array",
-            "minItems": 1,
-            "items": {
-                "type": "object",
-                "description": phase.get("description").cloned().unwrap_or(json!("A phase of the drill.")),
-                "properties": phase_props,
-                "required": ["kind"],
-                "additionalProperties": false,
-            },
-        }),
-    );
-    props.insert(
-        "guardrails".into(),
-        json!({
-            "description": "Read-only checks polled from the first change until restoration ends; a breach aborts the drill (exit 3).",
-            "type": "array",
-            "items": { "$ref": "#/definitions/Guardrail" },
-        }),
-    );
-    props.insert(
-        "metrics".into(),
-        json!({
-            "description": "Durations between markers (`from`, `to`) or values a step recorded (`value`), with targets.",
-            "type": "object",
-            "additionalProperties": metric,
-        }),
-    );
+    let (steps, guards) = step_variants(&spec, &common, &defs);
+    let props = playbook_properties(&header, &phase, var, secret, metric);
 
     let mut definitions: Map<String, Value> = defs
         .into_iter()
@@ -270,6 +149,154 @@ pub fn playbook() -> Value {
     });
     allow_interpolation(&mut root);
     root
+}
+
+/// One object schema per step kind: the common fields plus the kind's own;
+/// as a step, and as a guardrail (which also has `for` and `every`).
+fn step_variants(
+    spec: &Value,
+    common: &Map<String, Value>,
+    defs: &Map<String, Value>,
+) -> (Vec<Value>, Vec<Value>) {
+    let mut step_common = common.clone();
+    step_common.remove("for");
+    step_common.remove("every");
+    let guard_extra: Map<String, Value> = common
+        .iter()
+        .filter(|(k, _)| matches!(k.as_str(), "for" | "every"))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+
+    let variants = spec
+        .get("oneOf")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    let mut steps = vec![];
+    let mut guards = vec![];
+    for v in &variants {
+        let (props, required) = object_parts(defs, v);
+        let kind = props
+            .get("kind")
+            .and_then(|k| k.get("const"))
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
+        let about = kinds::about(&kind);
+        let mut all = step_common.clone();
+        all.extend(props);
+        if let Some(k) = all.get_mut("kind") {
+            *k = json!({ "const": kind, "description": about.map_or("", |a| a.summary) });
+        }
+        let mut required = required;
+        if !required.contains(&json!("name")) {
+            required.insert(0, json!("name"));
+        }
+        let title = format!("kind: {kind}");
+        let description = about.map_or(String::new(), |a| a.summary.to_string());
+        let step = json!({
+            "title": title,
+            "description": description,
+            "type": "object",
+            "properties": all,
+            "required": required,
+            "additionalProperties": false,
+        });
+        let mut guard = step.clone();
+        guard["properties"]
+            .as_object_mut()
+            .expect("properties")
+            .extend(guard_extra.clone());
+        steps.push(step);
+        guards.push(guard);
+    }
+    (steps, guards)
+}
+
+/// The playbook's top-level properties: the header's, then vars, secrets,
+/// phases, guardrails and metrics.
+fn playbook_properties(
+    header: &Value,
+    phase: &Value,
+    var: Value,
+    secret: Value,
+    metric: Value,
+) -> Map<String, Value> {
+    let mut props = header
+        .get("properties")
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default();
+    props.insert(
+        "vars".into(),
+        json!({
+            "description": "Vars and their defaults, overridden by `--env FILE` then `--var k=v`; used as `${name}`. A value, or `{ default, description }`; `{}` has no default.",
+            "type": "object",
+            "additionalProperties": { "anyOf": [ { "type": ["string", "number", "boolean"] }, var ] },
+        }),
+    );
+    props.insert(
+        "secrets".into(),
+        json!({
+            "description": "Secrets read from an environment variable or a file, never inline; used as `${secret.NAME}` and redacted everywhere.",
+            "type": "object",
+            "additionalProperties": secret,
+        }),
+    );
+    props.insert(
+        "phases".into(),
+        json!({
+            "description": "The drill script: precheck, isolate, observe, validate, restore, in this order.",
+            "type": "array",
+            "minItems": 1,
+            "items": {
+                "type": "object",
+                "description": phase.get("description").cloned().unwrap_or(json!("A phase of the drill.")),
+                "properties": phase_properties(phase),
+                "required": ["kind"],
+                "additionalProperties": false,
+            },
+        }),
+    );
+    props.insert(
+        "guardrails".into(),
+        json!({
+            "description": "Read-only checks polled from the first change until restoration ends; a breach aborts the drill (exit 3).",
+            "type": "array",
+            "items": { "$ref": "#/definitions/Guardrail" },
+        }),
+    );
+    props.insert(
+        "metrics".into(),
+        json!({
+            "description": "Durations between markers (`from`, `to`) or values a step recorded (`value`), with targets.",
+            "type": "object",
+            "additionalProperties": metric,
+        }),
+    );
+    props
+}
+
+/// A phase's properties: the header's, then steps, watches and invariants.
+fn phase_properties(phase: &Value) -> Map<String, Value> {
+    let mut phase_props = phase
+        .get("properties")
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default();
+    phase_props.insert(
+        "steps".into(),
+        json!({ "description": "The steps, in order.", "type": "array", "items": { "$ref": "#/definitions/Step" } }),
+    );
+    phase_props.insert(
+        "watches".into(),
+        json!({ "description": "Read-only waits that run in the background while the phase's steps go on.", "type": "array", "items": { "$ref": "#/definitions/Step" } }),
+    );
+    phase_props.insert(
+        "invariants".into(),
+        json!({ "description": "With `hold:`: read-only checks (a step with guardrail-style `for` and `every`) that must keep holding through the observation window; the first that breaks fails the phase.", "type": "array", "items": { "$ref": "#/definitions/Guardrail" } }),
+    );
+    phase_props
 }
 
 /// Variants chosen by their `kind`: the tag's values in one enum (so editors

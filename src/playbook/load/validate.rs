@@ -1,10 +1,37 @@
 //! Cross-cutting checks on a playbook that parsed, and the checks for
 //! running it unattended.
 
+use super::spec::Effect;
 use super::*;
 
 /// Cross-cutting checks on a playbook that parsed.
 pub(super) fn validate(b: &mut Builder<'_>, pb: &Playbook) {
+    check_manual_checks(b, pb);
+    check_phase_order(b, pb);
+    check_unique_names(b, pb);
+    let (markers, records) = check_markers_and_steps(b, pb);
+    check_metric_sources(b, pb, &markers, &records);
+    check_effects(b, pb);
+    for p in spec::prometheus::validate(pb) {
+        b.problem(Pos::default(), p);
+    }
+    for g in &pb.guardrails {
+        if g.step.spec.effect() != Effect::ReadOnly {
+            b.at(
+                g.step.pos,
+                format!(
+                    "guardrail `{}` is a `{}` step; guardrails must be read-only checks",
+                    g.step.name,
+                    g.step.spec.kind()
+                ),
+                None,
+            );
+        }
+    }
+}
+
+/// The unattended check of a manual step must be read-only.
+fn check_manual_checks(b: &mut Builder<'_>, pb: &Playbook) {
     for (_, s) in pb.all_steps() {
         if let StepSpec::Manual(m) = &s.spec
             && let Some(c) = &m.check
@@ -21,8 +48,10 @@ pub(super) fn validate(b: &mut Builder<'_>, pb: &Playbook) {
             );
         }
     }
-    use super::spec::Effect;
-    // Phase order follows the drill script; restore comes last.
+}
+
+/// Phase order follows the drill script; restore comes last.
+fn check_phase_order(b: &mut Builder<'_>, pb: &Playbook) {
     let mut last: Option<PhaseKind> = None;
     for p in &pb.phases {
         if let Some(l) = last
@@ -32,7 +61,10 @@ pub(super) fn validate(b: &mut Builder<'_>, pb: &Playbook) {
         }
         last = Some(p.kind);
     }
-    // Unique step names.
+}
+
+/// Unique step names.
+fn check_unique_names(b: &mut Builder<'_>, pb: &Playbook) {
     let mut names: BTreeMap<&str, Pos> = BTreeMap::new();
     for (_, s) in pb.all_steps() {
         if let Some(first) = names.insert(&s.name, s.pos) {
@@ -46,7 +78,14 @@ pub(super) fn validate(b: &mut Builder<'_>, pb: &Playbook) {
             );
         }
     }
-    // Markers and recorded values.
+}
+
+/// Markers set once each, and each step kind's own problems. Returns the
+/// markers (where each is set) and the names of the recorded values.
+fn check_markers_and_steps<'p>(
+    b: &mut Builder<'_>,
+    pb: &'p Playbook,
+) -> (BTreeMap<&'p str, Pos>, BTreeSet<String>) {
     let mut markers: BTreeMap<&str, Pos> = BTreeMap::new();
     let mut records: BTreeSet<String> = BTreeSet::new();
     for (_, s) in pb.all_steps() {
@@ -70,6 +109,16 @@ pub(super) fn validate(b: &mut Builder<'_>, pb: &Playbook) {
             b.problem(s.pos, Problem { message, ..p });
         }
     }
+    (markers, records)
+}
+
+/// Metrics use markers that some step sets and values that some step records.
+fn check_metric_sources(
+    b: &mut Builder<'_>,
+    pb: &Playbook,
+    markers: &BTreeMap<&str, Pos>,
+    records: &BTreeSet<String>,
+) {
     for m in &pb.metrics {
         match &m.source {
             MetricSource::Between { from, to } => {
@@ -106,7 +155,10 @@ pub(super) fn validate(b: &mut Builder<'_>, pb: &Playbook) {
             }
         }
     }
-    // Effects: waits, watches and guardrails must be read-only; mutations need an undo.
+}
+
+/// Effects: waits, watches and guardrails must be read-only; mutations need an undo.
+fn check_effects(b: &mut Builder<'_>, pb: &Playbook) {
     let restore_steps: BTreeSet<&str> = pb
         .phases
         .iter()
@@ -115,113 +167,114 @@ pub(super) fn validate(b: &mut Builder<'_>, pb: &Playbook) {
         .collect();
     let mut mutating_so_far: BTreeSet<&str> = BTreeSet::new();
     for p in &pb.phases {
-        for i in &p.invariants {
-            if i.step.spec.effect() != Effect::ReadOnly {
-                b.at(
-                    i.step.pos,
-                    format!(
-                        "invariant `{}` is a `{}` step; invariants must be read-only checks",
-                        i.step.name,
-                        i.step.spec.kind()
-                    ),
-                    None,
-                );
-            }
-        }
-        if p.kind == PhaseKind::Post {
-            for s in p
-                .steps
-                .iter()
-                .filter(|s| matches!(s.spec.effect(), Effect::Mutating { .. }))
-            {
-                b.at(
-                    s.pos,
-                    format!(
-                        "step `{}` is a `{}` step that changes something; the post phase only checks",
-                        s.name,
-                        s.spec.kind()
-                    ),
-                    Some("the post phase runs after restoration: move changes to an earlier phase and undos to the restore phase, or use a read-only check here".into()),
-                );
-            }
-        }
-        for w in &p.watches {
-            if w.spec.effect() != Effect::ReadOnly {
-                b.at(
-                    w.pos,
-                    format!(
-                        "watch `{}` is a `{}` step; watches must be read-only checks",
-                        w.name,
-                        w.spec.kind()
-                    ),
-                    None,
-                );
-            }
-            if w.wait.is_none() {
-                b.at(w.pos, format!("watch `{}` has no `wait:`", w.name), Some("say how often and how long to check, such as `wait: { every: 1s, timeout: 5m }`".into()));
-            }
-        }
+        check_read_only_parts(b, p);
         for s in &p.steps {
-            let effect = s.spec.effect();
-            if s.wait.is_some() && effect != Effect::ReadOnly {
-                b.at(
-                    s.pos,
-                    format!(
-                        "step `{}` cannot be waited on: only read-only checks can",
-                        s.name
-                    ),
-                    Some("remove `wait:`, or use a check step".into()),
-                );
-            }
-            if let Effect::Mutating { has_undo } = effect
-                && !matches!(p.kind, PhaseKind::Restore | PhaseKind::Post)
-            {
-                mutating_so_far.insert(&s.name);
-                match (&s.irreversible, has_undo) {
-                        (None, false) => b.at(s.pos, format!("step `{}` changes something and has no undo", s.name), Some("add `undo:` with the command that reverses it, mark it `read_only: true` if it changes nothing, or declare `irreversible: { reason: ..., covered_by: <restore step> }`".into())),
-                        (Some(irr), _) if !restore_steps.contains(irr.covered_by.as_str()) => {
-                            let hint = suggest(&irr.covered_by, restore_steps.iter().copied(), || "name a step of the restore phase (often a manual step) that covers it".into());
-                            b.at(s.pos, format!("step `{}` is irreversible but `covered_by: {}` is not a restore-phase step", s.name, irr.covered_by), Some(hint));
-                        }
-                        _ => {}
-                    }
-            }
-            if let StepSpec::Undo(u) = &s.spec {
-                if p.kind != PhaseKind::Restore {
-                    b.at(
-                        s.pos,
-                        format!("`undo` step `{}` is outside the restore phase", s.name),
-                        Some("move it to the restore phase".into()),
-                    );
-                } else if u.of != "all" && !mutating_so_far.contains(u.of.as_str()) {
-                    let hint = suggest(&u.of, mutating_so_far.iter().copied(), || {
-                        "name an earlier step that changes something, or `all`".into()
-                    });
-                    b.at(
-                        s.pos,
-                        format!(
-                            "`undo` step `{}` names `{}`, which is not an earlier mutating step",
-                            s.name, u.of
-                        ),
-                        Some(hint),
-                    );
-                }
-            }
+            check_step_effect(b, p, s, &restore_steps, &mut mutating_so_far);
         }
     }
-    for p in spec::prometheus::validate(pb) {
-        b.problem(Pos::default(), p);
-    }
-    for g in &pb.guardrails {
-        if g.step.spec.effect() != Effect::ReadOnly {
+}
+
+/// Invariants and watches are read-only checks; the post phase changes nothing.
+fn check_read_only_parts(b: &mut Builder<'_>, p: &Phase) {
+    for i in &p.invariants {
+        if i.step.spec.effect() != Effect::ReadOnly {
             b.at(
-                g.step.pos,
+                i.step.pos,
                 format!(
-                    "guardrail `{}` is a `{}` step; guardrails must be read-only checks",
-                    g.step.name,
-                    g.step.spec.kind()
+                    "invariant `{}` is a `{}` step; invariants must be read-only checks",
+                    i.step.name,
+                    i.step.spec.kind()
                 ),
                 None,
+            );
+        }
+    }
+    if p.kind == PhaseKind::Post {
+        for s in p
+            .steps
+            .iter()
+            .filter(|s| matches!(s.spec.effect(), Effect::Mutating { .. }))
+        {
+            b.at(
+                s.pos,
+                format!(
+                    "step `{}` is a `{}` step that changes something; the post phase only checks",
+                    s.name,
+                    s.spec.kind()
+                ),
+                Some("the post phase runs after restoration: move changes to an earlier phase and undos to the restore phase, or use a read-only check here".into()),
+            );
+        }
+    }
+    for w in &p.watches {
+        if w.spec.effect() != Effect::ReadOnly {
+            b.at(
+                w.pos,
+                format!(
+                    "watch `{}` is a `{}` step; watches must be read-only checks",
+                    w.name,
+                    w.spec.kind()
+                ),
+                None,
+            );
+        }
+        if w.wait.is_none() {
+            b.at(w.pos, format!("watch `{}` has no `wait:`", w.name), Some("say how often and how long to check, such as `wait: { every: 1s, timeout: 5m }`".into()));
+        }
+    }
+}
+
+/// One step of phase `p`: only checks are waited on; a change has an undo (or
+/// is covered by a restore step); an `undo` step names an earlier change.
+fn check_step_effect<'p>(
+    b: &mut Builder<'_>,
+    p: &Phase,
+    s: &'p Step,
+    restore_steps: &BTreeSet<&str>,
+    mutating_so_far: &mut BTreeSet<&'p str>,
+) {
+    let effect = s.spec.effect();
+    if s.wait.is_some() && effect != Effect::ReadOnly {
+        b.at(
+            s.pos,
+            format!(
+                "step `{}` cannot be waited on: only read-only checks can",
+                s.name
+            ),
+            Some("remove `wait:`, or use a check step".into()),
+        );
+    }
+    if let Effect::Mutating { has_undo } = effect
+        && !matches!(p.kind, PhaseKind::Restore | PhaseKind::Post)
+    {
+        mutating_so_far.insert(&s.name);
+        match (&s.irreversible, has_undo) {
+                (None, false) => b.at(s.pos, format!("step `{}` changes something and has no undo", s.name), Some("add `undo:` with the command that reverses it, mark it `read_only: true` if it changes nothing, or declare `irreversible: { reason: ..., covered_by: <restore step> }`".into())),
+                (Some(irr), _) if !restore_steps.contains(irr.covered_by.as_str()) => {
+                    let hint = suggest(&irr.covered_by, restore_steps.iter().copied(), || "name a step of the restore phase (often a manual step) that covers it".into());
+                    b.at(s.pos, format!("step `{}` is irreversible but `covered_by: {}` is not a restore-phase step", s.name, irr.covered_by), Some(hint));
+                }
+                _ => {}
+            }
+    }
+    if let StepSpec::Undo(u) = &s.spec {
+        if p.kind != PhaseKind::Restore {
+            b.at(
+                s.pos,
+                format!("`undo` step `{}` is outside the restore phase", s.name),
+                Some("move it to the restore phase".into()),
+            );
+        } else if u.of != "all" && !mutating_so_far.contains(u.of.as_str()) {
+            let hint = suggest(&u.of, mutating_so_far.iter().copied(), || {
+                "name an earlier step that changes something, or `all`".into()
+            });
+            b.at(
+                s.pos,
+                format!(
+                    "`undo` step `{}` names `{}`, which is not an earlier mutating step",
+                    s.name, u.of
+                ),
+                Some(hint),
             );
         }
     }

@@ -23,6 +23,50 @@ fn put_back(r: &Report) -> &'static str {
 
 /// The outcome in one sentence.
 pub fn outcome_line(r: &Report) -> String {
+    match r.outcome {
+        Outcome::Passed => format!(
+            "Passed: every check held{}, and {}.",
+            if r.metrics.values().any(|m| m.target.is_some()) {
+                " and every target was met"
+            } else {
+                ""
+            },
+            put_back(r)
+        ),
+        Outcome::Failed => failed_line(r),
+        Outcome::Aborted => aborted_line(r),
+        Outcome::Interrupted => format!(
+            "Interrupted: an operator stopped the drill{}; {}.",
+            r.cancelled
+                .as_ref()
+                .map(|c| format!(" at {}", c.t))
+                .unwrap_or_default(),
+            put_back(r)
+        ),
+        Outcome::RestoreFailed => {
+            let still = still_applied(r);
+            format!(
+                "Restoration FAILED: {} still in effect ({}); run `gameday restore` on this run directory now.",
+                plural(still.len(), "change is", "changes are"),
+                still.join(", ")
+            )
+        }
+        Outcome::Incomplete => incomplete_line(r),
+    }
+}
+
+/// The steps whose changes are still in effect.
+fn still_applied(r: &Report) -> Vec<&str> {
+    r.restoration
+        .still_applied
+        .iter()
+        .map(|c| c.step.as_str())
+        .collect()
+}
+
+/// A drill that ran to the end but failed: the targets missed (values for one
+/// or two, names beyond that) and the checks that failed.
+fn failed_line(r: &Report) -> String {
     let missed_metrics: Vec<(&String, _)> = r
         .metrics
         .iter()
@@ -49,120 +93,92 @@ pub fn outcome_line(r: &Report) -> String {
         .filter(|s| s.status == Progress::Failed)
         .map(|s| s.name.as_str())
         .collect();
-    let still: Vec<&str> = r
-        .restoration
-        .still_applied
-        .iter()
-        .map(|c| c.step.as_str())
-        .collect();
+    let mut parts = vec![];
+    if !missed.is_empty() {
+        parts.push(format!(
+            "{} of {} {} missed ({})",
+            missed.len(),
+            r.metrics.values().filter(|m| m.target.is_some()).count(),
+            if r.metrics.values().filter(|m| m.target.is_some()).count() == 1 {
+                "target"
+            } else {
+                "targets"
+            },
+            missed.join(if missed_metrics.len() <= 2 {
+                "; "
+            } else {
+                ", "
+            })
+        ));
+    }
+    if failed.len() > 3 {
+        parts.push(format!(
+            "{} failed",
+            plural(failed.len(), "check", "checks")
+        ));
+    } else if !failed.is_empty() {
+        parts.push(format!(
+            "{} failed ({})",
+            plural(failed.len(), "check", "checks"),
+            failed.join(", ")
+        ));
+    }
+    if parts.is_empty() {
+        parts.push("a phase did not pass".into());
+    }
+    format!(
+        "Failed: the drill ran to the end but {}; {}.",
+        parts.join(" and "),
+        put_back(r)
+    )
+}
+
+/// A drill stopped early: by a guardrail, the deadline or a fatal step.
+fn aborted_line(r: &Report) -> String {
     let detail = r
         .cancelled
         .as_ref()
         .map(|c| c.detail.clone())
         .unwrap_or_default();
-    match r.outcome {
-        Outcome::Passed => format!(
-            "Passed: every check held{}, and {}.",
-            if r.metrics.values().any(|m| m.target.is_some()) {
-                " and every target was met"
-            } else {
-                ""
-            },
-            put_back(r)
-        ),
-        Outcome::Failed => {
-            let mut parts = vec![];
-            if !missed.is_empty() {
-                parts.push(format!(
-                    "{} of {} {} missed ({})",
-                    missed.len(),
-                    r.metrics.values().filter(|m| m.target.is_some()).count(),
-                    if r.metrics.values().filter(|m| m.target.is_some()).count() == 1 {
-                        "target"
-                    } else {
-                        "targets"
-                    },
-                    missed.join(if missed_metrics.len() <= 2 {
-                        "; "
-                    } else {
-                        ", "
-                    })
-                ));
-            }
-            if failed.len() > 3 {
-                parts.push(format!(
-                    "{} failed",
-                    plural(failed.len(), "check", "checks")
-                ));
-            } else if !failed.is_empty() {
-                parts.push(format!(
-                    "{} failed ({})",
-                    plural(failed.len(), "check", "checks"),
-                    failed.join(", ")
-                ));
-            }
-            if parts.is_empty() {
-                parts.push("a phase did not pass".into());
-            }
-            format!(
-                "Failed: the drill ran to the end but {}; {}.",
-                parts.join(" and "),
-                put_back(r)
-            )
-        }
-        Outcome::Aborted => {
-            let why = match r.cancelled.as_ref().map(|c| c.reason.as_str()) {
-                Some("guardrail") => format!("a guardrail was breached ({detail})"),
-                Some("deadline") => format!("the deadline passed ({detail})"),
-                _ => format!("a step failed where the drill cannot go on ({detail})"),
-            };
-            format!(
-                "Aborted: the drill stopped early because {why}; {}.",
-                put_back(r)
-            )
-        }
-        Outcome::Interrupted => format!(
-            "Interrupted: an operator stopped the drill{}; {}.",
-            r.cancelled
-                .as_ref()
-                .map(|c| format!(" at {}", c.t))
-                .unwrap_or_default(),
-            put_back(r)
-        ),
-        Outcome::RestoreFailed => format!(
-            "Restoration FAILED: {} still in effect ({}); run `gameday restore` on this run directory now.",
+    let why = match r.cancelled.as_ref().map(|c| c.reason.as_str()) {
+        Some("guardrail") => format!("a guardrail was breached ({detail})"),
+        Some("deadline") => format!("the deadline passed ({detail})"),
+        _ => format!("a step failed where the drill cannot go on ({detail})"),
+    };
+    format!(
+        "Aborted: the drill stopped early because {why}; {}.",
+        put_back(r)
+    )
+}
+
+/// A run that stopped without finishing, and whether its changes are still in effect.
+fn incomplete_line(r: &Report) -> String {
+    let still = still_applied(r);
+    let when = r
+        .timeline
+        .last()
+        .map(|e| format!(" after {}", e.t))
+        .unwrap_or_default();
+    let state = if !still.is_empty() {
+        format!(
+            "{} STILL IN EFFECT ({}); run `gameday restore` on this run directory now",
             plural(still.len(), "change is", "changes are"),
             still.join(", ")
-        ),
-        Outcome::Incomplete => {
-            let when = r
-                .timeline
-                .last()
-                .map(|e| format!(" after {}", e.t))
-                .unwrap_or_default();
-            let state = if !still.is_empty() {
-                format!(
-                    "{} STILL IN EFFECT ({}); run `gameday restore` on this run directory now",
-                    plural(still.len(), "change is", "changes are"),
-                    still.join(", ")
-                )
-            } else if let Some(last) = r.restoration.restore_runs.last() {
-                if last.operator.contains("the dead-man's switch") {
-                    "its guard (the dead-man's switch) has since undone everything it changed"
-                        .into()
-                } else {
-                    "`gameday restore` has since undone everything it changed".into()
-                }
-            } else if r.restoration.changes.is_empty() {
-                "it had changed nothing yet".into()
-            } else {
-                "nothing it changed is still in effect".into()
-            };
-            format!(
-                "Incomplete: the run stopped without finishing{when} (the runner crashed or was killed); {state}."
-            )
+        )
+    } else if let Some(last) = r.restoration.restore_runs.last() {
+        if last.operator.contains("the dead-man's switch") {
+            "its guard (the dead-man's switch) has since undone everything it changed".into()
+        } else {
+            "`gameday restore` has since undone everything it changed".into()
         }
-    }
+    } else if r.restoration.changes.is_empty() {
+        "it had changed nothing yet".into()
+    } else {
+        "nothing it changed is still in effect".into()
+    };
+    format!(
+        "Incomplete: the run stopped without finishing{when} (the runner crashed or was killed); {state}."
+    )
 }
 
 /// Numbers a conflict rate can be computed against.
@@ -311,6 +327,38 @@ fn phase_kind<'a>(r: &'a Report, phase: &str) -> &'a str {
 
 /// Everything the team should act on, most urgent first.
 pub fn next_steps(r: &Report) -> Vec<Advice> {
+    let mut out = run_advice(r);
+    let covered = push_metric_advice(r, &mut out);
+    let said_by_a_metric = |s: &StepInfo| {
+        [&s.mark, &s.record]
+            .into_iter()
+            .flatten()
+            .any(|k| covered.contains(&k.as_str()))
+    };
+    for s in r
+        .steps
+        .iter()
+        .filter(|s| s.status == Progress::Failed && !said_by_a_metric(s))
+    {
+        out.push(failed_step_advice(r, s));
+    }
+    push_clock_advice(r, &mut out);
+    // The same words twice help nobody.
+    let mut seen = std::collections::HashSet::new();
+    out.retain(|a| seen.insert((a.about.clone(), a.finding.clone())));
+    if out.is_empty() && r.outcome == Outcome::Passed {
+        out.push(Advice {
+            about: "review".into(),
+            finding: "nothing failed".into(),
+            guidance: "Record time-to-detect and time-to-route in the runbook and compare them with the previous quarter's run.".into(),
+        });
+    }
+    out
+}
+
+/// Advice about the run as a whole: changes still in effect, a run that
+/// stopped early or was stopped, breached guardrails.
+fn run_advice(r: &Report) -> Vec<Advice> {
     let mut out = vec![];
     if !r.restoration.still_applied.is_empty() {
         let list: Vec<String> = r
@@ -362,6 +410,12 @@ pub fn next_steps(r: &Report) -> Vec<Advice> {
             guidance: "A guardrail protects users while the region is isolated. Find why it breached (see the timeline and the charts) before running the drill again: the system may not yet survive losing this region.".into(),
         });
     }
+    out
+}
+
+/// Advice for each metric that needs it; returns the markers and values those
+/// metrics were computed from.
+fn push_metric_advice<'a>(r: &'a Report, out: &mut Vec<Advice>) -> Vec<&'a str> {
     let stopped_early = matches!(r.outcome, Outcome::Interrupted | Outcome::Incomplete);
     // Markers and values whose metric already has advice: the step that
     // failed to set them is the same failure, said once.
@@ -375,51 +429,48 @@ pub fn next_steps(r: &Report) -> Vec<Advice> {
             covered.extend(m.inputs.iter().map(String::as_str));
         }
     }
-    let said_by_a_metric = |s: &StepInfo| {
-        [&s.mark, &s.record]
-            .into_iter()
-            .flatten()
-            .any(|k| covered.contains(&k.as_str()))
+    covered
+}
+
+/// What to do about a failed step, by what its phase was for.
+fn failed_step_advice(r: &Report, s: &StepInfo) -> Advice {
+    let guidance = match phase_kind(r, &s.phase) {
+        _ if s.kind == "residency" => {
+            "Data residency was broken: during failover EU traffic must go to another EU region, never to the US; with no EU region left, degrade or refuse. Check the routing rules for EU users and cross-region replication, backup and export of personal data."
+        }
+        "precheck" => {
+            "Pre-drill verification failed: the system was not healthy enough to drill (replication lag under 5 s in every region, synthetic monitors green). Fix that first; nothing was isolated."
+        }
+        "isolate" => {
+            "The isolation itself failed: check the credentials and the resource the step changes. The drill observed nothing."
+        }
+        "restore" => {
+            "A restoration step failed: check that the region serves traffic again and that replication caught up."
+        }
+        _ => {
+            "What the drill expected did not happen: that is a finding for the review. The evidence is under Phases and steps."
+        }
     };
-    for s in r
-        .steps
-        .iter()
-        .filter(|s| s.status == Progress::Failed && !said_by_a_metric(s))
-    {
-        let guidance = match phase_kind(r, &s.phase) {
-            _ if s.kind == "residency" => {
-                "Data residency was broken: during failover EU traffic must go to another EU region, never to the US; with no EU region left, degrade or refuse. Check the routing rules for EU users and cross-region replication, backup and export of personal data."
-            }
-            "precheck" => {
-                "Pre-drill verification failed: the system was not healthy enough to drill (replication lag under 5 s in every region, synthetic monitors green). Fix that first; nothing was isolated."
-            }
-            "isolate" => {
-                "The isolation itself failed: check the credentials and the resource the step changes. The drill observed nothing."
-            }
-            "restore" => {
-                "A restoration step failed: check that the region serves traffic again and that replication caught up."
-            }
-            _ => {
-                "What the drill expected did not happen: that is a finding for the review. The evidence is under Phases and steps."
-            }
-        };
-        out.push(Advice {
-            about: format!("step `{}`", s.name),
-            finding: format!(
-                "failed in phase `{}`: {}",
-                s.phase,
-                one_line(
-                    if s.summary.is_empty() {
-                        s.error.as_deref().unwrap_or("")
-                    } else {
-                        &s.summary
-                    },
-                    200
-                )
-            ),
-            guidance: guidance.into(),
-        });
+    Advice {
+        about: format!("step `{}`", s.name),
+        finding: format!(
+            "failed in phase `{}`: {}",
+            s.phase,
+            one_line(
+                if s.summary.is_empty() {
+                    s.error.as_deref().unwrap_or("")
+                } else {
+                    &s.summary
+                },
+                200
+            )
+        ),
+        guidance: guidance.into(),
     }
+}
+
+/// Clocks more than a second apart from the runner's.
+fn push_clock_advice(r: &Report, out: &mut Vec<Advice>) {
     for o in r
         .clock
         .offsets
@@ -435,15 +486,4 @@ pub fn next_steps(r: &Report) -> Vec<Advice> {
             guidance: "Synchronise clocks (NTP/chrony): instants read from a skewed clock shift TTD and TTR, and last-writer-wins drops writes under skew.".into(),
         });
     }
-    // The same words twice help nobody.
-    let mut seen = std::collections::HashSet::new();
-    out.retain(|a| seen.insert((a.about.clone(), a.finding.clone())));
-    if out.is_empty() && r.outcome == Outcome::Passed {
-        out.push(Advice {
-            about: "review".into(),
-            finding: "nothing failed".into(),
-            guidance: "Record time-to-detect and time-to-route in the runbook and compare them with the previous quarter's run.".into(),
-        });
-    }
-    out
 }

@@ -210,58 +210,13 @@ fn alert_missing(r: &Report, m: &MetricInfo) -> Option<String> {
 /// Guidance for one metric, or None when it needs none. The topic comes
 /// from the metric's declared `role`, never from its name.
 fn metric_advice(r: &Report, name: &str, m: &MetricInfo) -> Option<Advice> {
-    let target = m.target.as_deref().unwrap_or("none");
-    let missed = m.met == Some(false);
-    let seen = format!("{} (target {target})", m.display);
-    let advice = |finding: String, guidance: &str| {
-        Some(Advice {
-            about: name.to_string(),
-            finding,
-            guidance: guidance.to_string(),
-        })
-    };
     match m.role {
-        Some(MetricRole::Ttr) => {
-            return match m.value {
-                None if m.target.is_some() => advice(
-                    format!(
-                        "traffic was never seen moving away from the isolated region: {}",
-                        m.detail
-                    ),
-                    "Either rerouting did not happen or the traffic query does not see it. Check the routing automation (health checks, routing controls, traffic dials) and that the traffic series is labelled by region.",
-                ),
-                Some(v) if missed && v > 300.0 => advice(
-                    format!("rerouting took {seen}, more than 5 minutes"),
-                    "Failover over 5 minutes means routing automation is broken or missing: traffic should move by itself when health checks fail. Under 60 s is good; global load balancers with health checks fail over in under 30 s.",
-                ),
-                Some(_) if missed => advice(
-                    format!("rerouting took {seen}"),
-                    "Under 60 s is good. DNS-based failover is bounded below by the record TTL (often 60 s); global load balancers with health checks fail over in under 30 s. Lower TTLs and health-check intervals, or move to health-checked global load balancing.",
-                ),
-                _ => None,
-            };
-        }
-        Some(MetricRole::Ttd) => {
-            return match m.value {
-                None if m.target.is_some() || missed => match alert_missing(r, m) {
-                    Some(seen) => advice(
-                        format!("no alert of that name exists: {seen}"),
-                        "The alert the drill waits for is not defined where it looked (a misspelt alert name, or rules not loaded). Compare the name with /api/v1/rules; until it exists, nobody would be paged.",
-                    ),
-                    None => advice(
-                        format!("the alert never fired: {}", m.detail),
-                        "Nobody would have been paged. Check the alert rule's expression against the signals seen during isolation, its `for:` duration, and Alertmanager routing.",
-                    ),
-                },
-                Some(_) if missed => advice(
-                    format!("detection took {seen}"),
-                    "Shorten the rule's `for:` and evaluation interval, or alert on a faster signal such as synthetic probes (`probe_success`). Detection is only as precise as the scrape and evaluation intervals: read the error bar before tuning.",
-                ),
-                _ => None,
-            };
-        }
+        Some(MetricRole::Ttr) => return ttr_advice(name, m),
+        Some(MetricRole::Ttd) => return ttd_advice(r, name, m),
         _ => {}
     }
+    let missed = m.met == Some(false);
+    let seen = seen(m);
     if m.value.is_none() {
         // Only the timing metrics say something when their marker never came.
         return m.target.as_ref().map(|_| Advice {
@@ -314,6 +269,74 @@ fn metric_advice(r: &Report, name: &str, m: &MetricInfo) -> Option<Advice> {
             finding: format!("{seen}: {}", m.detail),
             guidance: "A target the team set was missed: find out why and record it in the review.".into(),
         }),
+    }
+}
+
+/// A metric's value against its target, as the advice quotes it.
+fn seen(m: &MetricInfo) -> String {
+    let target = m.target.as_deref().unwrap_or("none");
+    format!("{} (target {target})", m.display)
+}
+
+/// Advice about the metric `name`.
+fn advice(name: &str, finding: String, guidance: &str) -> Option<Advice> {
+    Some(Advice {
+        about: name.to_string(),
+        finding,
+        guidance: guidance.to_string(),
+    })
+}
+
+/// Time to route (`role: ttr`): never rerouted, over 5 minutes, or slow.
+fn ttr_advice(name: &str, m: &MetricInfo) -> Option<Advice> {
+    let missed = m.met == Some(false);
+    let seen = seen(m);
+    match m.value {
+        None if m.target.is_some() => advice(
+            name,
+            format!(
+                "traffic was never seen moving away from the isolated region: {}",
+                m.detail
+            ),
+            "Either rerouting did not happen or the traffic query does not see it. Check the routing automation (health checks, routing controls, traffic dials) and that the traffic series is labelled by region.",
+        ),
+        Some(v) if missed && v > 300.0 => advice(
+            name,
+            format!("rerouting took {seen}, more than 5 minutes"),
+            "Failover over 5 minutes means routing automation is broken or missing: traffic should move by itself when health checks fail. Under 60 s is good; global load balancers with health checks fail over in under 30 s.",
+        ),
+        Some(_) if missed => advice(
+            name,
+            format!("rerouting took {seen}"),
+            "Under 60 s is good. DNS-based failover is bounded below by the record TTL (often 60 s); global load balancers with health checks fail over in under 30 s. Lower TTLs and health-check intervals, or move to health-checked global load balancing.",
+        ),
+        _ => None,
+    }
+}
+
+/// Time to detect (`role: ttd`): no such alert, an alert that never fired, or slow.
+fn ttd_advice(r: &Report, name: &str, m: &MetricInfo) -> Option<Advice> {
+    let missed = m.met == Some(false);
+    let seen = seen(m);
+    match m.value {
+        None if m.target.is_some() || missed => match alert_missing(r, m) {
+            Some(seen) => advice(
+                name,
+                format!("no alert of that name exists: {seen}"),
+                "The alert the drill waits for is not defined where it looked (a misspelt alert name, or rules not loaded). Compare the name with /api/v1/rules; until it exists, nobody would be paged.",
+            ),
+            None => advice(
+                name,
+                format!("the alert never fired: {}", m.detail),
+                "Nobody would have been paged. Check the alert rule's expression against the signals seen during isolation, its `for:` duration, and Alertmanager routing.",
+            ),
+        },
+        Some(_) if missed => advice(
+            name,
+            format!("detection took {seen}"),
+            "Shorten the rule's `for:` and evaluation interval, or alert on a faster signal such as synthetic probes (`probe_success`). Detection is only as precise as the scrape and evaluation intervals: read the error bar before tuning.",
+        ),
+        _ => None,
     }
 }
 

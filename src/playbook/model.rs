@@ -4,13 +4,12 @@
 use super::duration::{NonNegative, Positive};
 use super::expect::Comparison;
 use super::spec::StepSpec;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// A 1-based line and column in the playbook file.
-#[derive(
-    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
-)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Pos {
     pub line: usize,
     pub col: usize,
@@ -19,17 +18,7 @@ pub struct Pos {
 /// The six-phase drill script of DOMAIN.md; `post` (the sixth) runs after
 /// restoration and only checks.
 #[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    PartialOrd,
-    Ord,
-    Hash,
-    Serialize,
-    Deserialize,
-    schemars::JsonSchema,
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
 )]
 #[serde(rename_all = "snake_case")]
 pub enum PhaseKind {
@@ -71,7 +60,7 @@ impl PhaseKind {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum OnFailure {
     /// Stop the drill and go straight to restoration.
@@ -130,7 +119,7 @@ impl std::fmt::Debug for SecretValues {
 
 /// Where the systems the steps talk to are. Each step kind documents which
 /// of these it needs.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Connections {
     #[serde(default)]
@@ -164,9 +153,7 @@ pub struct Phase {
 }
 
 /// What a phase that took longer than its `budget` means for the drill.
-#[derive(
-    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
-)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum OverBudget {
     /// A finding (warning) in the report; the drill can still pass.
@@ -178,7 +165,7 @@ pub enum OverBudget {
 
 /// Replication lag budgets per data class (DOMAIN.md's table): judged at the
 /// end of the precheck, throughout the observe phase and in the post phase.
-#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LagBudgets {
     /// PromQL giving the lag in seconds, one series per data class.
@@ -203,7 +190,7 @@ impl LagBudgets {
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LagBudget {
     pub max_lag: Positive,
@@ -211,7 +198,7 @@ pub struct LagBudget {
 }
 
 /// What a breached lag budget means for the drill.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum LagAction {
     /// Alert and investigate: the drill fails (exit 1).
@@ -242,7 +229,7 @@ pub struct Invariant {
 }
 
 /// How to wait on a read-only check: poll every `every` until it holds, for at most `timeout`.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WaitPolicy {
     pub every: Positive,
@@ -271,7 +258,7 @@ pub struct Step {
     pub pos: Pos,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Irreversible {
     /// Why there is no automatic undo.

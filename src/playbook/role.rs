@@ -2,21 +2,12 @@
 //! report's advice, the comparison with the previous run and `gameday
 //! history` never guess from a metric's name.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// The role of a metric. Every role is better lower.
 #[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    PartialOrd,
-    Ord,
-    Hash,
-    Serialize,
-    Deserialize,
-    schemars::JsonSchema,
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
 )]
 #[serde(rename_all = "snake_case")]
 pub enum MetricRole {

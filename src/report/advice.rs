@@ -23,6 +23,50 @@ fn put_back(r: &Report) -> &'static str {
 
 /// The outcome in one sentence.
 pub fn outcome_line(r: &Report) -> String {
+    match r.outcome {
+        Outcome::Passed => format!(
+            "Passed: every check held{}, and {}.",
+            if r.metrics.values().any(|m| m.target.is_some()) {
+                " and every target was met"
+            } else {
+                ""
+            },
+            put_back(r)
+        ),
+        Outcome::Failed => failed_line(r),
+        Outcome::Aborted => aborted_line(r),
+        Outcome::Interrupted => format!(
+            "Interrupted: an operator stopped the drill{}; {}.",
+            r.cancelled
+                .as_ref()
+                .map(|c| format!(" at {}", c.t))
+                .unwrap_or_default(),
+            put_back(r)
+        ),
+        Outcome::RestoreFailed => {
+            let still = still_applied(r);
+            format!(
+                "Restoration FAILED: {} still in effect ({}); run `gameday restore` on this run directory now.",
+                plural(still.len(), "change is", "changes are"),
+                still.join(", ")
+            )
+        }
+        Outcome::Incomplete => incomplete_line(r),
+    }
+}
+
+/// The steps whose changes are still in effect.
+fn still_applied(r: &Report) -> Vec<&str> {
+    r.restoration
+        .still_applied
+        .iter()
+        .map(|c| c.step.as_str())
+        .collect()
+}
+
+/// A drill that ran to the end but failed: the targets missed (values for one
+/// or two, names beyond that) and the checks that failed.
+fn failed_line(r: &Report) -> String {
     let missed_metrics: Vec<(&String, _)> = r
         .metrics
         .iter()
@@ -49,120 +93,92 @@ pub fn outcome_line(r: &Report) -> String {
         .filter(|s| s.status == Progress::Failed)
         .map(|s| s.name.as_str())
         .collect();
-    let still: Vec<&str> = r
-        .restoration
-        .still_applied
-        .iter()
-        .map(|c| c.step.as_str())
-        .collect();
+    let mut parts = vec![];
+    if !missed.is_empty() {
+        parts.push(format!(
+            "{} of {} {} missed ({})",
+            missed.len(),
+            r.metrics.values().filter(|m| m.target.is_some()).count(),
+            if r.metrics.values().filter(|m| m.target.is_some()).count() == 1 {
+                "target"
+            } else {
+                "targets"
+            },
+            missed.join(if missed_metrics.len() <= 2 {
+                "; "
+            } else {
+                ", "
+            })
+        ));
+    }
+    if failed.len() > 3 {
+        parts.push(format!(
+            "{} failed",
+            plural(failed.len(), "check", "checks")
+        ));
+    } else if !failed.is_empty() {
+        parts.push(format!(
+            "{} failed ({})",
+            plural(failed.len(), "check", "checks"),
+            failed.join(", ")
+        ));
+    }
+    if parts.is_empty() {
+        parts.push("a phase did not pass".into());
+    }
+    format!(
+        "Failed: the drill ran to the end but {}; {}.",
+        parts.join(" and "),
+        put_back(r)
+    )
+}
+
+/// A drill stopped early: by a guardrail, the deadline or a fatal step.
+fn aborted_line(r: &Report) -> String {
     let detail = r
         .cancelled
         .as_ref()
         .map(|c| c.detail.clone())
         .unwrap_or_default();
-    match r.outcome {
-        Outcome::Passed => format!(
-            "Passed: every check held{}, and {}.",
-            if r.metrics.values().any(|m| m.target.is_some()) {
-                " and every target was met"
-            } else {
-                ""
-            },
-            put_back(r)
-        ),
-        Outcome::Failed => {
-            let mut parts = vec![];
-            if !missed.is_empty() {
-                parts.push(format!(
-                    "{} of {} {} missed ({})",
-                    missed.len(),
-                    r.metrics.values().filter(|m| m.target.is_some()).count(),
-                    if r.metrics.values().filter(|m| m.target.is_some()).count() == 1 {
-                        "target"
-                    } else {
-                        "targets"
-                    },
-                    missed.join(if missed_metrics.len() <= 2 {
-                        "; "
-                    } else {
-                        ", "
-                    })
-                ));
-            }
-            if failed.len() > 3 {
-                parts.push(format!(
-                    "{} failed",
-                    plural(failed.len(), "check", "checks")
-                ));
-            } else if !failed.is_empty() {
-                parts.push(format!(
-                    "{} failed ({})",
-                    plural(failed.len(), "check", "checks"),
-                    failed.join(", ")
-                ));
-            }
-            if parts.is_empty() {
-                parts.push("a phase did not pass".into());
-            }
-            format!(
-                "Failed: the drill ran to the end but {}; {}.",
-                parts.join(" and "),
-                put_back(r)
-            )
-        }
-        Outcome::Aborted => {
-            let why = match r.cancelled.as_ref().map(|c| c.reason.as_str()) {
-                Some("guardrail") => format!("a guardrail was breached ({detail})"),
-                Some("deadline") => format!("the deadline passed ({detail})"),
-                _ => format!("a step failed where the drill cannot go on ({detail})"),
-            };
-            format!(
-                "Aborted: the drill stopped early because {why}; {}.",
-                put_back(r)
-            )
-        }
-        Outcome::Interrupted => format!(
-            "Interrupted: an operator stopped the drill{}; {}.",
-            r.cancelled
-                .as_ref()
-                .map(|c| format!(" at {}", c.t))
-                .unwrap_or_default(),
-            put_back(r)
-        ),
-        Outcome::RestoreFailed => format!(
-            "Restoration FAILED: {} still in effect ({}); run `gameday restore` on this run directory now.",
+    let why = match r.cancelled.as_ref().map(|c| c.reason.as_str()) {
+        Some("guardrail") => format!("a guardrail was breached ({detail})"),
+        Some("deadline") => format!("the deadline passed ({detail})"),
+        _ => format!("a step failed where the drill cannot go on ({detail})"),
+    };
+    format!(
+        "Aborted: the drill stopped early because {why}; {}.",
+        put_back(r)
+    )
+}
+
+/// A run that stopped without finishing, and whether its changes are still in effect.
+fn incomplete_line(r: &Report) -> String {
+    let still = still_applied(r);
+    let when = r
+        .timeline
+        .last()
+        .map(|e| format!(" after {}", e.t))
+        .unwrap_or_default();
+    let state = if !still.is_empty() {
+        format!(
+            "{} STILL IN EFFECT ({}); run `gameday restore` on this run directory now",
             plural(still.len(), "change is", "changes are"),
             still.join(", ")
-        ),
-        Outcome::Incomplete => {
-            let when = r
-                .timeline
-                .last()
-                .map(|e| format!(" after {}", e.t))
-                .unwrap_or_default();
-            let state = if !still.is_empty() {
-                format!(
-                    "{} STILL IN EFFECT ({}); run `gameday restore` on this run directory now",
-                    plural(still.len(), "change is", "changes are"),
-                    still.join(", ")
-                )
-            } else if let Some(last) = r.restoration.restore_runs.last() {
-                if last.operator.contains("the dead-man's switch") {
-                    "its guard (the dead-man's switch) has since undone everything it changed"
-                        .into()
-                } else {
-                    "`gameday restore` has since undone everything it changed".into()
-                }
-            } else if r.restoration.changes.is_empty() {
-                "it had changed nothing yet".into()
-            } else {
-                "nothing it changed is still in effect".into()
-            };
-            format!(
-                "Incomplete: the run stopped without finishing{when} (the runner crashed or was killed); {state}."
-            )
+        )
+    } else if let Some(last) = r.restoration.restore_runs.last() {
+        if last.operator.contains("the dead-man's switch") {
+            "its guard (the dead-man's switch) has since undone everything it changed".into()
+        } else {
+            "`gameday restore` has since undone everything it changed".into()
         }
-    }
+    } else if r.restoration.changes.is_empty() {
+        "it had changed nothing yet".into()
+    } else {
+        "nothing it changed is still in effect".into()
+    };
+    format!(
+        "Incomplete: the run stopped without finishing{when} (the runner crashed or was killed); {state}."
+    )
 }
 
 /// Numbers a conflict rate can be computed against.
@@ -194,58 +210,13 @@ fn alert_missing(r: &Report, m: &MetricInfo) -> Option<String> {
 /// Guidance for one metric, or None when it needs none. The topic comes
 /// from the metric's declared `role`, never from its name.
 fn metric_advice(r: &Report, name: &str, m: &MetricInfo) -> Option<Advice> {
-    let target = m.target.as_deref().unwrap_or("none");
-    let missed = m.met == Some(false);
-    let seen = format!("{} (target {target})", m.display);
-    let advice = |finding: String, guidance: &str| {
-        Some(Advice {
-            about: name.to_string(),
-            finding,
-            guidance: guidance.to_string(),
-        })
-    };
     match m.role {
-        Some(MetricRole::Ttr) => {
-            return match m.value {
-                None if m.target.is_some() => advice(
-                    format!(
-                        "traffic was never seen moving away from the isolated region: {}",
-                        m.detail
-                    ),
-                    "Either rerouting did not happen or the traffic query does not see it. Check the routing automation (health checks, routing controls, traffic dials) and that the traffic series is labelled by region.",
-                ),
-                Some(v) if missed && v > 300.0 => advice(
-                    format!("rerouting took {seen}, more than 5 minutes"),
-                    "Failover over 5 minutes means routing automation is broken or missing: traffic should move by itself when health checks fail. Under 60 s is good; global load balancers with health checks fail over in under 30 s.",
-                ),
-                Some(_) if missed => advice(
-                    format!("rerouting took {seen}"),
-                    "Under 60 s is good. DNS-based failover is bounded below by the record TTL (often 60 s); global load balancers with health checks fail over in under 30 s. Lower TTLs and health-check intervals, or move to health-checked global load balancing.",
-                ),
-                _ => None,
-            };
-        }
-        Some(MetricRole::Ttd) => {
-            return match m.value {
-                None if m.target.is_some() || missed => match alert_missing(r, m) {
-                    Some(seen) => advice(
-                        format!("no alert of that name exists: {seen}"),
-                        "The alert the drill waits for is not defined where it looked (a misspelt alert name, or rules not loaded). Compare the name with /api/v1/rules; until it exists, nobody would be paged.",
-                    ),
-                    None => advice(
-                        format!("the alert never fired: {}", m.detail),
-                        "Nobody would have been paged. Check the alert rule's expression against the signals seen during isolation, its `for:` duration, and Alertmanager routing.",
-                    ),
-                },
-                Some(_) if missed => advice(
-                    format!("detection took {seen}"),
-                    "Shorten the rule's `for:` and evaluation interval, or alert on a faster signal such as synthetic probes (`probe_success`). Detection is only as precise as the scrape and evaluation intervals: read the error bar before tuning.",
-                ),
-                _ => None,
-            };
-        }
+        Some(MetricRole::Ttr) => return ttr_advice(name, m),
+        Some(MetricRole::Ttd) => return ttd_advice(r, name, m),
         _ => {}
     }
+    let missed = m.met == Some(false);
+    let seen = seen(m);
     if m.value.is_none() {
         // Only the timing metrics say something when their marker never came.
         return m.target.as_ref().map(|_| Advice {
@@ -301,6 +272,74 @@ fn metric_advice(r: &Report, name: &str, m: &MetricInfo) -> Option<Advice> {
     }
 }
 
+/// A metric's value against its target, as the advice quotes it.
+fn seen(m: &MetricInfo) -> String {
+    let target = m.target.as_deref().unwrap_or("none");
+    format!("{} (target {target})", m.display)
+}
+
+/// Advice about the metric `name`.
+fn advice(name: &str, finding: String, guidance: &str) -> Option<Advice> {
+    Some(Advice {
+        about: name.to_string(),
+        finding,
+        guidance: guidance.to_string(),
+    })
+}
+
+/// Time to route (`role: ttr`): never rerouted, over 5 minutes, or slow.
+fn ttr_advice(name: &str, m: &MetricInfo) -> Option<Advice> {
+    let missed = m.met == Some(false);
+    let seen = seen(m);
+    match m.value {
+        None if m.target.is_some() => advice(
+            name,
+            format!(
+                "traffic was never seen moving away from the isolated region: {}",
+                m.detail
+            ),
+            "Either rerouting did not happen or the traffic query does not see it. Check the routing automation (health checks, routing controls, traffic dials) and that the traffic series is labelled by region.",
+        ),
+        Some(v) if missed && v > 300.0 => advice(
+            name,
+            format!("rerouting took {seen}, more than 5 minutes"),
+            "Failover over 5 minutes means routing automation is broken or missing: traffic should move by itself when health checks fail. Under 60 s is good; global load balancers with health checks fail over in under 30 s.",
+        ),
+        Some(_) if missed => advice(
+            name,
+            format!("rerouting took {seen}"),
+            "Under 60 s is good. DNS-based failover is bounded below by the record TTL (often 60 s); global load balancers with health checks fail over in under 30 s. Lower TTLs and health-check intervals, or move to health-checked global load balancing.",
+        ),
+        _ => None,
+    }
+}
+
+/// Time to detect (`role: ttd`): no such alert, an alert that never fired, or slow.
+fn ttd_advice(r: &Report, name: &str, m: &MetricInfo) -> Option<Advice> {
+    let missed = m.met == Some(false);
+    let seen = seen(m);
+    match m.value {
+        None if m.target.is_some() || missed => match alert_missing(r, m) {
+            Some(seen) => advice(
+                name,
+                format!("no alert of that name exists: {seen}"),
+                "The alert the drill waits for is not defined where it looked (a misspelt alert name, or rules not loaded). Compare the name with /api/v1/rules; until it exists, nobody would be paged.",
+            ),
+            None => advice(
+                name,
+                format!("the alert never fired: {}", m.detail),
+                "Nobody would have been paged. Check the alert rule's expression against the signals seen during isolation, its `for:` duration, and Alertmanager routing.",
+            ),
+        },
+        Some(_) if missed => advice(
+            name,
+            format!("detection took {seen}"),
+            "Shorten the rule's `for:` and evaluation interval, or alert on a faster signal such as synthetic probes (`probe_success`). Detection is only as precise as the scrape and evaluation intervals: read the error bar before tuning.",
+        ),
+        _ => None,
+    }
+}
+
 fn phase_kind<'a>(r: &'a Report, phase: &str) -> &'a str {
     r.phases
         .iter()
@@ -311,6 +350,38 @@ fn phase_kind<'a>(r: &'a Report, phase: &str) -> &'a str {
 
 /// Everything the team should act on, most urgent first.
 pub fn next_steps(r: &Report) -> Vec<Advice> {
+    let mut out = run_advice(r);
+    let covered = push_metric_advice(r, &mut out);
+    let said_by_a_metric = |s: &StepInfo| {
+        [&s.mark, &s.record]
+            .into_iter()
+            .flatten()
+            .any(|k| covered.contains(&k.as_str()))
+    };
+    for s in r
+        .steps
+        .iter()
+        .filter(|s| s.status == Progress::Failed && !said_by_a_metric(s))
+    {
+        out.push(failed_step_advice(r, s));
+    }
+    push_clock_advice(r, &mut out);
+    // The same words twice help nobody.
+    let mut seen = std::collections::HashSet::new();
+    out.retain(|a| seen.insert((a.about.clone(), a.finding.clone())));
+    if out.is_empty() && r.outcome == Outcome::Passed {
+        out.push(Advice {
+            about: "review".into(),
+            finding: "nothing failed".into(),
+            guidance: "Record time-to-detect and time-to-route in the runbook and compare them with the previous quarter's run.".into(),
+        });
+    }
+    out
+}
+
+/// Advice about the run as a whole: changes still in effect, a run that
+/// stopped early or was stopped, breached guardrails.
+fn run_advice(r: &Report) -> Vec<Advice> {
     let mut out = vec![];
     if !r.restoration.still_applied.is_empty() {
         let list: Vec<String> = r
@@ -362,6 +433,12 @@ pub fn next_steps(r: &Report) -> Vec<Advice> {
             guidance: "A guardrail protects users while the region is isolated. Find why it breached (see the timeline and the charts) before running the drill again: the system may not yet survive losing this region.".into(),
         });
     }
+    out
+}
+
+/// Advice for each metric that needs it; returns the markers and values those
+/// metrics were computed from.
+fn push_metric_advice<'a>(r: &'a Report, out: &mut Vec<Advice>) -> Vec<&'a str> {
     let stopped_early = matches!(r.outcome, Outcome::Interrupted | Outcome::Incomplete);
     // Markers and values whose metric already has advice: the step that
     // failed to set them is the same failure, said once.
@@ -375,51 +452,48 @@ pub fn next_steps(r: &Report) -> Vec<Advice> {
             covered.extend(m.inputs.iter().map(String::as_str));
         }
     }
-    let said_by_a_metric = |s: &StepInfo| {
-        [&s.mark, &s.record]
-            .into_iter()
-            .flatten()
-            .any(|k| covered.contains(&k.as_str()))
+    covered
+}
+
+/// What to do about a failed step, by what its phase was for.
+fn failed_step_advice(r: &Report, s: &StepInfo) -> Advice {
+    let guidance = match phase_kind(r, &s.phase) {
+        _ if s.kind == "residency" => {
+            "Data residency was broken: during failover EU traffic must go to another EU region, never to the US; with no EU region left, degrade or refuse. Check the routing rules for EU users and cross-region replication, backup and export of personal data."
+        }
+        "precheck" => {
+            "Pre-drill verification failed: the system was not healthy enough to drill (replication lag under 5 s in every region, synthetic monitors green). Fix that first; nothing was isolated."
+        }
+        "isolate" => {
+            "The isolation itself failed: check the credentials and the resource the step changes. The drill observed nothing."
+        }
+        "restore" => {
+            "A restoration step failed: check that the region serves traffic again and that replication caught up."
+        }
+        _ => {
+            "What the drill expected did not happen: that is a finding for the review. The evidence is under Phases and steps."
+        }
     };
-    for s in r
-        .steps
-        .iter()
-        .filter(|s| s.status == Progress::Failed && !said_by_a_metric(s))
-    {
-        let guidance = match phase_kind(r, &s.phase) {
-            _ if s.kind == "residency" => {
-                "Data residency was broken: during failover EU traffic must go to another EU region, never to the US; with no EU region left, degrade or refuse. Check the routing rules for EU users and cross-region replication, backup and export of personal data."
-            }
-            "precheck" => {
-                "Pre-drill verification failed: the system was not healthy enough to drill (replication lag under 5 s in every region, synthetic monitors green). Fix that first; nothing was isolated."
-            }
-            "isolate" => {
-                "The isolation itself failed: check the credentials and the resource the step changes. The drill observed nothing."
-            }
-            "restore" => {
-                "A restoration step failed: check that the region serves traffic again and that replication caught up."
-            }
-            _ => {
-                "What the drill expected did not happen: that is a finding for the review. The evidence is under Phases and steps."
-            }
-        };
-        out.push(Advice {
-            about: format!("step `{}`", s.name),
-            finding: format!(
-                "failed in phase `{}`: {}",
-                s.phase,
-                one_line(
-                    if s.summary.is_empty() {
-                        s.error.as_deref().unwrap_or("")
-                    } else {
-                        &s.summary
-                    },
-                    200
-                )
-            ),
-            guidance: guidance.into(),
-        });
+    Advice {
+        about: format!("step `{}`", s.name),
+        finding: format!(
+            "failed in phase `{}`: {}",
+            s.phase,
+            one_line(
+                if s.summary.is_empty() {
+                    s.error.as_deref().unwrap_or("")
+                } else {
+                    &s.summary
+                },
+                200
+            )
+        ),
+        guidance: guidance.into(),
     }
+}
+
+/// Clocks more than a second apart from the runner's.
+fn push_clock_advice(r: &Report, out: &mut Vec<Advice>) {
     for o in r
         .clock
         .offsets
@@ -435,15 +509,4 @@ pub fn next_steps(r: &Report) -> Vec<Advice> {
             guidance: "Synchronise clocks (NTP/chrony): instants read from a skewed clock shift TTD and TTR, and last-writer-wins drops writes under skew.".into(),
         });
     }
-    // The same words twice help nobody.
-    let mut seen = std::collections::HashSet::new();
-    out.retain(|a| seen.insert((a.about.clone(), a.finding.clone())));
-    if out.is_empty() && r.outcome == Outcome::Passed {
-        out.push(Advice {
-            about: "review".into(),
-            finding: "nothing failed".into(),
-            guidance: "Record time-to-detect and time-to-route in the runbook and compare them with the previous quarter's run.".into(),
-        });
-    }
-    out
 }

@@ -285,10 +285,9 @@ fn markers_in_range(chart: &Chart, report: &Report) -> Vec<String> {
         .collect()
 }
 
-/// Draw one chart as SVG text.
-pub fn render_svg(chart: &Chart, report: &Report) -> Result<String, String> {
-    let reference = reference_unix(report);
-    let markers = marker_points(report);
+/// The axes' ranges: every point's time and value (values from 0 at least),
+/// at least a second and a unit wide, with headroom for the marker labels.
+fn bounds(chart: &Chart) -> Result<(f64, f64, f64, f64), String> {
     let (mut x0, mut x1, mut y0, mut y1) = (f64::MAX, f64::MIN, 0.0f64, f64::MIN);
     for (_, pts) in &chart.lines {
         for (t, v) in pts {
@@ -308,6 +307,69 @@ pub fn render_svg(chart: &Chart, report: &Report) -> Result<String, String> {
         y1 = y0 + 1.0;
     }
     y1 += (y1 - y0) * 0.12; // room for the marker labels
+    Ok((x0, x1, y0, y1))
+}
+
+/// A marker's line and where its label goes.
+struct MarkerLabel<'a> {
+    name: &'a str,
+    /// Seconds from the reference.
+    x: f64,
+    y: f64,
+    /// The label sits left of the line (near the right edge).
+    right: bool,
+}
+
+/// The markers within the x range, in time order, with their labels placed:
+/// left of the line near the right edge, and moved down a row when they
+/// would overlap a label already placed.
+fn marker_labels<'a>(
+    markers: &'a [(String, f64)],
+    reference: f64,
+    (x0, x1): (f64, f64),
+    (y0, y1): (f64, f64),
+) -> Vec<MarkerLabel<'a>> {
+    let ytop = y1 - (y1 - y0) * 0.02;
+    const PLOT_PX: f64 = 700.0;
+    let mut placed: Vec<Vec<(f64, f64)>> = vec![];
+    let mut in_range: Vec<&(String, f64)> = markers
+        .iter()
+        .filter(|(_, at)| (x0..=x1).contains(&(at - reference)))
+        .collect();
+    in_range.sort_by(|a, b| a.1.total_cmp(&b.1));
+    let mut out = vec![];
+    for (name, at) in in_range {
+        let x = at - reference;
+        let px = (x - x0) / (x1 - x0) * PLOT_PX;
+        let width = 7.0 * (name.chars().count() as f64 + 1.0);
+        let right = px > PLOT_PX * 0.8;
+        let span = if right {
+            (px - width, px)
+        } else {
+            (px, px + width)
+        };
+        let level = (0..)
+            .find(|l| {
+                placed
+                    .get(*l)
+                    .is_none_or(|row| row.iter().all(|(a, b)| span.1 < *a || span.0 > *b))
+            })
+            .unwrap_or(0);
+        if placed.len() <= level {
+            placed.resize(level + 1, vec![]);
+        }
+        placed[level].push(span);
+        let y = ytop - (y1 - y0) * 0.055 * (level % 6) as f64;
+        out.push(MarkerLabel { name, x, y, right });
+    }
+    out
+}
+
+/// Draw one chart as SVG text.
+pub fn render_svg(chart: &Chart, report: &Report) -> Result<String, String> {
+    let reference = reference_unix(report);
+    let markers = marker_points(report);
+    let (x0, x1, y0, y1) = bounds(chart)?;
     let (x0, x1) = (x0 - reference, x1 - reference);
     let mut svg = String::new();
     {
@@ -356,43 +418,18 @@ pub fn render_svg(chart: &Chart, report: &Report) -> Result<String, String> {
             ))
             .map_err(e)?;
         }
-        let ytop = y1 - (y1 - y0) * 0.02;
-        // Marker labels: left of the line near the right edge, and moved
-        // down a row when they would overlap a label already placed.
-        const PLOT_PX: f64 = 700.0;
-        let mut placed: Vec<Vec<(f64, f64)>> = vec![];
-        let mut in_range: Vec<&(String, f64)> = markers
-            .iter()
-            .filter(|(_, at)| (x0..=x1).contains(&(at - reference)))
-            .collect();
-        in_range.sort_by(|a, b| a.1.total_cmp(&b.1));
-        for (name, at) in in_range {
-            let x = at - reference;
+        for l in marker_labels(&markers, reference, (x0, x1), (y0, y1)) {
             let style = RGBColor(90, 90, 90).stroke_width(1);
-            c.draw_series(DashedLineSeries::new(vec![(x, y0), (x, y1)], 6, 4, style))
-                .map_err(e)?;
-            let px = (x - x0) / (x1 - x0) * PLOT_PX;
-            let width = 7.0 * (name.chars().count() as f64 + 1.0);
-            let right = px > PLOT_PX * 0.8;
-            let span = if right {
-                (px - width, px)
-            } else {
-                (px, px + width)
-            };
-            let level = (0..)
-                .find(|l| {
-                    placed
-                        .get(*l)
-                        .is_none_or(|row| row.iter().all(|(a, b)| span.1 < *a || span.0 > *b))
-                })
-                .unwrap_or(0);
-            if placed.len() <= level {
-                placed.resize(level + 1, vec![]);
-            }
-            placed[level].push(span);
-            let y = ytop - (y1 - y0) * 0.055 * (level % 6) as f64;
+            c.draw_series(DashedLineSeries::new(
+                vec![(l.x, y0), (l.x, y1)],
+                6,
+                4,
+                style,
+            ))
+            .map_err(e)?;
             let font = ("sans-serif", 13).into_font().color(&RGBColor(60, 60, 60));
-            let (text, font) = if right {
+            let name = l.name;
+            let (text, font) = if l.right {
                 (
                     format!("{name} "),
                     font.pos(Pos::new(HPos::Right, VPos::Top)),
@@ -400,7 +437,7 @@ pub fn render_svg(chart: &Chart, report: &Report) -> Result<String, String> {
             } else {
                 (format!(" {name}"), font)
             };
-            c.draw_series(std::iter::once(Text::new(text, (x, y), font)))
+            c.draw_series(std::iter::once(Text::new(text, (l.x, l.y), font)))
                 .map_err(e)?;
         }
         root.present().map_err(e)?;

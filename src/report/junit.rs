@@ -11,7 +11,7 @@
 //!
 //! A run that did not finish gets an `<error>` test case `run finished`.
 
-use super::model::{GuardrailState, Report, trim_num};
+use super::model::{GuardrailState, MetricInfo, Report, StepInfo, trim_num};
 use crate::journal::event::Outcome;
 use std::fmt::Write;
 
@@ -50,112 +50,14 @@ struct Case {
 
 fn cases(r: &Report) -> Vec<Case> {
     let drill = &r.run.drill;
-    let mut out = vec![];
-    for s in &r.steps {
-        let mut text = String::new();
-        if !s.call.is_empty() {
-            let _ = writeln!(text, "call: {}", s.call);
-        }
-        if let Some(e) = &s.expectation {
-            let _ = writeln!(text, "expected: {e}");
-        }
-        if !s.summary.is_empty() {
-            let _ = writeln!(text, "seen: {}", s.summary);
-        }
-        let _ = writeln!(text, "attempts: {}", s.attempts);
-        let verdict = match s.status.as_str() {
-            "passed" => Verdict::Pass,
-            "failed" => Verdict::Failure(
-                if s.summary.is_empty() {
-                    s.error.clone().unwrap_or_default()
-                } else {
-                    s.summary.clone()
-                },
-                s.error.clone().unwrap_or_default(),
-            ),
-            "unfinished" => Verdict::Skipped("the run stopped before this step finished".into()),
-            other => Verdict::Skipped(format!("{other}: {}", s.summary)),
-        };
-        out.push(Case {
-            classname: format!("{drill}.{}", s.phase),
-            name: s.name.clone(),
-            time: s.duration_seconds.unwrap_or(0.0),
-            verdict,
-            out: text,
-        });
-    }
-    for (name, m) in &r.metrics {
-        let Some(target) = &m.target else { continue };
-        let text = format!(
-            "value: {}{}\ntarget: {target}\nmeasured: {}\n",
-            m.display,
-            if m.error_bar.is_empty() {
-                String::new()
-            } else {
-                format!(" ({})", m.error_bar)
-            },
-            m.detail
-        );
-        let verdict = match m.met {
-            Some(true) => Verdict::Pass,
-            _ => Verdict::Failure(
-                format!("{name} was {} against a target of {target}", m.display),
-                text.clone(),
-            ),
-        };
-        out.push(Case {
-            classname: format!("{drill}.metrics"),
-            name: format!("{name} {target}"),
-            time: 0.0,
-            verdict,
-            out: text,
-        });
-    }
-    for g in &r.guardrails.names {
-        let verdict = if r.guardrails.breached.contains(g) {
-            let last = r
-                .guardrails
-                .events
-                .iter()
-                .rev()
-                .find(|e| &e.name == g && e.state == GuardrailState::Breached)
-                .map(|e| e.summary.clone())
-                .unwrap_or_default();
-            Verdict::Failure(format!("guardrail {g} was breached"), last)
-        } else {
-            Verdict::Pass
-        };
-        out.push(Case {
-            classname: format!("{drill}.guardrails"),
-            name: g.clone(),
-            time: 0.0,
-            verdict,
-            out: String::new(),
-        });
-    }
-    if !r.restoration.changes.is_empty() {
-        let still: Vec<String> = r
-            .restoration
-            .still_applied
+    let mut out: Vec<Case> = r.steps.iter().map(|s| step_case(drill, s)).collect();
+    out.extend(
+        r.metrics
             .iter()
-            .map(|c| format!("{} ({})", c.step, c.what))
-            .collect();
-        let verdict = if still.is_empty() {
-            Verdict::Pass
-        } else {
-            Verdict::Failure(
-                format!("still applied: {}", still.join(", ")),
-                "run `gameday restore RUN_DIR`".into(),
-            )
-        };
-        out.push(Case {
-            classname: format!("{drill}.restoration"),
-            name: "everything put back".into(),
-            time: 0.0,
-            verdict,
-            out: String::new(),
-        });
-    }
+            .filter_map(|(name, m)| metric_case(drill, name, m)),
+    );
+    out.extend(r.guardrails.names.iter().map(|g| guardrail_case(r, g)));
+    out.extend(restoration_case(r));
     if r.outcome == Outcome::Incomplete {
         out.push(Case {
             classname: format!("{drill}.run"),
@@ -169,6 +71,124 @@ fn cases(r: &Report) -> Vec<Case> {
         });
     }
     out
+}
+
+/// A step or watch: failed → failure; skipped, cancelled, unfinished → skipped.
+fn step_case(drill: &str, s: &StepInfo) -> Case {
+    let mut text = String::new();
+    if !s.call.is_empty() {
+        let _ = writeln!(text, "call: {}", s.call);
+    }
+    if let Some(e) = &s.expectation {
+        let _ = writeln!(text, "expected: {e}");
+    }
+    if !s.summary.is_empty() {
+        let _ = writeln!(text, "seen: {}", s.summary);
+    }
+    let _ = writeln!(text, "attempts: {}", s.attempts);
+    let verdict = match s.status.as_str() {
+        "passed" => Verdict::Pass,
+        "failed" => Verdict::Failure(
+            if s.summary.is_empty() {
+                s.error.clone().unwrap_or_default()
+            } else {
+                s.summary.clone()
+            },
+            s.error.clone().unwrap_or_default(),
+        ),
+        "unfinished" => Verdict::Skipped("the run stopped before this step finished".into()),
+        other => Verdict::Skipped(format!("{other}: {}", s.summary)),
+    };
+    Case {
+        classname: format!("{drill}.{}", s.phase),
+        name: s.name.clone(),
+        time: s.duration_seconds.unwrap_or(0.0),
+        verdict,
+        out: text,
+    }
+}
+
+/// A metric with a target (none without): missed or not measured → failure.
+fn metric_case(drill: &str, name: &str, m: &MetricInfo) -> Option<Case> {
+    let target = m.target.as_ref()?;
+    let text = format!(
+        "value: {}{}\ntarget: {target}\nmeasured: {}\n",
+        m.display,
+        if m.error_bar.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", m.error_bar)
+        },
+        m.detail
+    );
+    let verdict = match m.met {
+        Some(true) => Verdict::Pass,
+        _ => Verdict::Failure(
+            format!("{name} was {} against a target of {target}", m.display),
+            text.clone(),
+        ),
+    };
+    Some(Case {
+        classname: format!("{drill}.metrics"),
+        name: format!("{name} {target}"),
+        time: 0.0,
+        verdict,
+        out: text,
+    })
+}
+
+/// A guardrail: breached → failure, with the breach's summary.
+fn guardrail_case(r: &Report, g: &str) -> Case {
+    let drill = &r.run.drill;
+    let verdict = if r.guardrails.breached.iter().any(|b| b == g) {
+        let last = r
+            .guardrails
+            .events
+            .iter()
+            .rev()
+            .find(|e| e.name == g && e.state == GuardrailState::Breached)
+            .map(|e| e.summary.clone())
+            .unwrap_or_default();
+        Verdict::Failure(format!("guardrail {g} was breached"), last)
+    } else {
+        Verdict::Pass
+    };
+    Case {
+        classname: format!("{drill}.guardrails"),
+        name: g.to_string(),
+        time: 0.0,
+        verdict,
+        out: String::new(),
+    }
+}
+
+/// Restoration, when the drill changed anything: still applied → failure.
+fn restoration_case(r: &Report) -> Option<Case> {
+    if r.restoration.changes.is_empty() {
+        return None;
+    }
+    let drill = &r.run.drill;
+    let still: Vec<String> = r
+        .restoration
+        .still_applied
+        .iter()
+        .map(|c| format!("{} ({})", c.step, c.what))
+        .collect();
+    let verdict = if still.is_empty() {
+        Verdict::Pass
+    } else {
+        Verdict::Failure(
+            format!("still applied: {}", still.join(", ")),
+            "run `gameday restore RUN_DIR`".into(),
+        )
+    };
+    Some(Case {
+        classname: format!("{drill}.restoration"),
+        name: "everything put back".into(),
+        time: 0.0,
+        verdict,
+        out: String::new(),
+    })
 }
 
 /// The JUnit XML text of a report.

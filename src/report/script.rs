@@ -142,6 +142,29 @@ impl ScriptInfo {
         t: &dyn Fn(DateTime<Utc>) -> String,
     ) {
         match kind {
+            EventKind::PhaseStarted { .. }
+            | EventKind::PhaseFinished { .. }
+            | EventKind::BudgetExceeded { .. } => self.feed_phase(ts, kind, t),
+            EventKind::StepFinished { .. } => self.feed_baseline(kind),
+            EventKind::LagBudgetChecked { .. } | EventKind::LagBudgetBreached { .. } => {
+                self.feed_lag(ts, kind, t)
+            }
+            EventKind::HoldStarted { .. }
+            | EventKind::InvariantState { .. }
+            | EventKind::InvariantBroken { .. }
+            | EventKind::HoldFinished { .. } => self.feed_hold(ts, kind, t),
+            _ => {}
+        }
+    }
+
+    /// Phase budgets and the post phase: a budget opened, exceeded, a post phase failed.
+    fn feed_phase(
+        &mut self,
+        ts: DateTime<Utc>,
+        kind: &EventKind,
+        t: &dyn Fn(DateTime<Utc>) -> String,
+    ) {
+        match kind {
             EventKind::PhaseStarted {
                 phase,
                 kind,
@@ -170,6 +193,35 @@ impl ScriptInfo {
                     detail.as_deref().unwrap_or("a check failed")
                 ),
             }),
+            EventKind::BudgetExceeded {
+                phase,
+                budget_seconds,
+                actual_seconds,
+                fails,
+            } => {
+                if let Some(b) = self.budgets.iter_mut().rev().find(|b| b.phase == *phase) {
+                    b.fails = *fails;
+                }
+                self.findings.push(ScriptFinding {
+                    severity: if *fails { "failure" } else { "warning" }.into(),
+                    kind: "over_budget".into(),
+                    phase: Some(phase.clone()),
+                    at: rfc(ts),
+                    t: t(ts),
+                    message: format!(
+                        "phase `{phase}` took {} against a budget of {}",
+                        super::model::human_secs(*actual_seconds),
+                        super::model::human_secs(*budget_seconds)
+                    ),
+                });
+            }
+            _ => {}
+        }
+    }
+
+    /// A window judged against its baseline (`prometheus-window` with `baseline:`).
+    fn feed_baseline(&mut self, kind: &EventKind) {
+        match kind {
             EventKind::StepFinished {
                 phase,
                 step,
@@ -192,6 +244,18 @@ impl ScriptInfo {
                     status: status_str(*status).into(),
                 });
             }
+            _ => {}
+        }
+    }
+
+    /// Lag budgets per data class: each check's worst lag, and the first breach.
+    fn feed_lag(
+        &mut self,
+        ts: DateTime<Utc>,
+        kind: &EventKind,
+        t: &dyn Fn(DateTime<Utc>) -> String,
+    ) {
+        match kind {
             EventKind::LagBudgetChecked { phase, lags } => {
                 for r in lags {
                     let row = match self.lag_budgets.iter().position(|l| l.class == r.class) {
@@ -244,28 +308,18 @@ impl ScriptInfo {
                     ),
                 });
             }
-            EventKind::BudgetExceeded {
-                phase,
-                budget_seconds,
-                actual_seconds,
-                fails,
-            } => {
-                if let Some(b) = self.budgets.iter_mut().rev().find(|b| b.phase == *phase) {
-                    b.fails = *fails;
-                }
-                self.findings.push(ScriptFinding {
-                    severity: if *fails { "failure" } else { "warning" }.into(),
-                    kind: "over_budget".into(),
-                    phase: Some(phase.clone()),
-                    at: rfc(ts),
-                    t: t(ts),
-                    message: format!(
-                        "phase `{phase}` took {} against a budget of {}",
-                        super::model::human_secs(*actual_seconds),
-                        super::model::human_secs(*budget_seconds)
-                    ),
-                });
-            }
+            _ => {}
+        }
+    }
+
+    /// Observation windows: started, invariant changes, broken, finished.
+    fn feed_hold(
+        &mut self,
+        ts: DateTime<Utc>,
+        kind: &EventKind,
+        t: &dyn Fn(DateTime<Utc>) -> String,
+    ) {
+        match kind {
             EventKind::HoldStarted {
                 phase,
                 hold_seconds,

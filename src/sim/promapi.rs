@@ -190,29 +190,23 @@ fn query_text(p: &BTreeMap<String, String>) -> Result<String, ApiError> {
     }
 }
 
-/// `GET|POST /api/v1/query`.
-pub(crate) async fn query(
-    State(s): State<Arc<Shared>>,
-    method: Method,
-    headers: HeaderMap,
-    RawQuery(raw): RawQuery,
-    body: Bytes,
+/// A query request's parameters (query string and form body) and its `query`.
+fn query_request(
+    method: &Method,
+    headers: &HeaderMap,
+    raw: Option<String>,
+    body: &Bytes,
+) -> Result<(BTreeMap<String, String>, String), ApiError> {
+    let p = params(method, headers, raw, body)?;
+    let q = query_text(&p)?;
+    Ok((p, q))
+}
+
+/// Run a query off the async runtime and answer with its result or error.
+async fn evaluate(
+    run: impl FnOnce() -> Result<QueryValue, QueryError> + Send + 'static,
 ) -> Response {
-    let p = match params(&method, &headers, raw, &body) {
-        Ok(p) => p,
-        Err(r) => return r.into_response(),
-    };
-    let q = match query_text(&p) {
-        Ok(q) => q,
-        Err(r) => return r.into_response(),
-    };
-    let now = s.with_sim(|_, now| now);
-    let t = match time_param(&p, "time", now) {
-        Ok(t) => t,
-        Err(r) => return r.into_response(),
-    };
-    let shared = s.clone();
-    match tokio::task::spawn_blocking(move || shared.history.instant(&q, t)).await {
+    match tokio::task::spawn_blocking(run).await {
         Ok(Ok(v)) => success(result_json(v)),
         Ok(Err(e)) => query_error(e).into_response(),
         Err(e) => error(
@@ -224,6 +218,27 @@ pub(crate) async fn query(
     }
 }
 
+/// `GET|POST /api/v1/query`.
+pub(crate) async fn query(
+    State(s): State<Arc<Shared>>,
+    method: Method,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+    body: Bytes,
+) -> Response {
+    let (p, q) = match query_request(&method, &headers, raw, &body) {
+        Ok(pq) => pq,
+        Err(r) => return r.into_response(),
+    };
+    let now = s.with_sim(|_, now| now);
+    let t = match time_param(&p, "time", now) {
+        Ok(t) => t,
+        Err(r) => return r.into_response(),
+    };
+    let shared = s.clone();
+    evaluate(move || shared.history.instant(&q, t)).await
+}
+
 /// `GET|POST /api/v1/query_range`.
 pub(crate) async fn query_range(
     State(s): State<Arc<Shared>>,
@@ -232,12 +247,8 @@ pub(crate) async fn query_range(
     RawQuery(raw): RawQuery,
     body: Bytes,
 ) -> Response {
-    let p = match params(&method, &headers, raw, &body) {
-        Ok(p) => p,
-        Err(r) => return r.into_response(),
-    };
-    let q = match query_text(&p) {
-        Ok(q) => q,
+    let (p, q) = match query_request(&method, &headers, raw, &body) {
+        Ok(pq) => pq,
         Err(r) => return r.into_response(),
     };
     s.with_sim(|_, _| ());
@@ -289,16 +300,7 @@ pub(crate) async fn query_range(
         ).into_response();
     }
     let shared = s.clone();
-    match tokio::task::spawn_blocking(move || shared.history.range(&q, start, end, step)).await {
-        Ok(Ok(v)) => success(result_json(v)),
-        Ok(Err(e)) => query_error(e).into_response(),
-        Err(e) => error(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            format!("query failed: {e}"),
-        )
-        .into_response(),
-    }
+    evaluate(move || shared.history.range(&q, start, end, step)).await
 }
 
 /// Expand `{{ $labels.X }}` and `{{ $value }}` in an annotation.

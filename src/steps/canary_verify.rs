@@ -20,7 +20,7 @@ use super::postgres;
 use super::{Outcome, PlanCtx, PlannedCall, Step, StepCtx, StepError};
 use crate::journal::EventKind;
 use crate::playbook::expect::Comparison;
-use crate::playbook::spec::canary::{CanaryRead, CanaryVerifySpec};
+use crate::playbook::spec::canary::{CanaryRead, CanarySpec, CanaryVerifySpec, Rate};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
@@ -333,6 +333,79 @@ impl CanaryVerifySpec {
         }
     }
 
+    /// Where each stream's records must exist: the step's `read_in`, else the
+    /// stream's required regions (HTTP) or the canary's read connections (Postgres).
+    fn per_stream(
+        &self,
+        spec: &CanarySpec,
+        current_pg: Option<String>,
+    ) -> Result<Vec<Vec<String>>, StepError> {
+        Ok(match (&spec.http, &spec.postgres) {
+            (Some(_), _) => spec
+                .streams
+                .iter()
+                .map(|s| {
+                    if self.read_in.is_empty() {
+                        s.required_regions().to_vec()
+                    } else {
+                        self.read_in.clone()
+                    }
+                })
+                .collect(),
+            (None, Some(p)) => vec![if !self.read_in.is_empty() {
+                self.read_in.clone()
+            } else if !p.read_in.is_empty() {
+                p.read_in.clone()
+            } else {
+                vec![current_pg.unwrap_or_else(|| p.connection.clone())]
+            }],
+            _ => return Err(StepError::fatal("the canary has no target")),
+        })
+    }
+
+    /// Read every key, and with `catch_up:` read again until every key holds
+    /// one value everywhere it must exist (replication has converged) or the
+    /// catch-up time is over. Returns the last reads and the number of rounds.
+    async fn read_until_converged(
+        &self,
+        ctx: &StepCtx,
+        shared: &Shared,
+        keys: &BTreeMap<String, usize>,
+        per_stream: &[Vec<String>],
+        concurrency: usize,
+        started: std::time::Instant,
+    ) -> (HashMap<(String, String), Seen>, u32) {
+        let catch_up = self.catch_up.map(|d| d.get());
+        let mut rounds = 0u32;
+        let seen = loop {
+            rounds += 1;
+            let seen = self
+                .read_all(ctx, shared, keys, per_stream, concurrency)
+                .await;
+            let done = match catch_up {
+                None => true,
+                Some(limit) => converged(keys, per_stream, &seen) || started.elapsed() >= limit,
+            };
+            if done {
+                break seen;
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        };
+        (seen, rounds)
+    }
+
+    /// The conditions (`expect:`) the counts do not meet, as readable lines.
+    fn problems(&self, counts: &BTreeMap<&str, f64>) -> Vec<String> {
+        let mut problems = vec![];
+        for (name, cond) in self.conditions() {
+            let value = counts.get(name.as_str()).copied().unwrap_or(f64::NAN);
+            if !cond.holds(value) {
+                problems.push(format!("{name} is {value}, expected {cond}"));
+            }
+        }
+        problems
+    }
+
     fn conditions(&self) -> BTreeMap<String, Comparison> {
         if self.expect.is_empty() {
             let z = Comparison::parse("== 0").expect("constant comparison");
@@ -396,87 +469,19 @@ impl Step for CanaryVerifySpec {
         for a in &acked {
             keys.insert(a.key.clone(), a.stream);
         }
-        // Where each stream's records must exist.
-        let per_stream: Vec<Vec<String>> = match (&spec.http, &spec.postgres) {
-            (Some(_), _) => spec
-                .streams
-                .iter()
-                .map(|s| {
-                    if self.read_in.is_empty() {
-                        s.required_regions().to_vec()
-                    } else {
-                        self.read_in.clone()
-                    }
-                })
-                .collect(),
-            (None, Some(p)) => vec![if !self.read_in.is_empty() {
-                self.read_in.clone()
-            } else if !p.read_in.is_empty() {
-                p.read_in.clone()
-            } else {
-                vec![current_pg.unwrap_or_else(|| p.connection.clone())]
-            }],
-            _ => return Err(StepError::fatal("the canary has no target")),
-        };
+        let per_stream = self.per_stream(spec, current_pg)?;
         let required = |a: &Ack| per_stream.get(a.stream).cloned().unwrap_or_default();
-        // Catch-up: read again until every key holds one value everywhere it
-        // must exist (replication has converged), or the catch-up time is over.
         let catch_up = self.catch_up.map(|d| d.get());
         let started = std::time::Instant::now();
-        let mut rounds = 0u32;
-        let seen = loop {
-            rounds += 1;
-            let seen = self
-                .read_all(ctx, &shared, &keys, &per_stream, concurrency)
-                .await;
-            let done = match catch_up {
-                None => true,
-                Some(limit) => converged(&keys, &per_stream, &seen) || started.elapsed() >= limit,
-            };
-            if done {
-                break seen;
-            }
-            tokio::time::sleep(Duration::from_millis(500)).await;
-        };
+        let (seen, rounds) = self
+            .read_until_converged(ctx, &shared, &keys, &per_stream, concurrency, started)
+            .await;
         let max_examples = self.examples.unwrap_or(10) as usize;
         let v = classify(&acked, &required, &seen, interval, max_examples);
 
-        let counts: BTreeMap<&str, f64> = BTreeMap::from([
-            ("written", written as f64),
-            ("acked", v.acked as f64),
-            ("rejected", rejected as f64),
-            ("unknown", unknown as f64),
-            ("present", v.present as f64),
-            ("missing", v.missing as f64),
-            ("stale", v.stale as f64),
-            ("lost", v.lost as f64),
-            ("unverified", v.unverified as f64),
-            ("rpo_seconds", v.rpo_seconds),
-        ]);
-        if let Some(rec) = postgres::ctx_record(ctx) {
-            for (name, value) in &counts {
-                let _ = ctx.events.emit(EventKind::Recorded {
-                    name: format!("{rec}_{name}"),
-                    value: *value,
-                    unit: Some(
-                        if *name == "rpo_seconds" {
-                            "seconds"
-                        } else {
-                            "writes"
-                        }
-                        .into(),
-                    ),
-                    step: ctx.step_name.clone(),
-                });
-            }
-        }
-        let mut problems = vec![];
-        for (name, cond) in self.conditions() {
-            let value = counts.get(name.as_str()).copied().unwrap_or(f64::NAN);
-            if !cond.holds(value) {
-                problems.push(format!("{name} is {value}, expected {cond}"));
-            }
-        }
+        let counts = counts(written, rejected, unknown, &v);
+        record_counts(ctx, &counts);
+        let problems = self.problems(&counts);
         // The engine records the step's value under `record:` when it
         // passes; a failed verification must leave its number too.
         if let (Some(rec), false) = (postgres::ctx_record(ctx), problems.is_empty()) {
@@ -487,58 +492,10 @@ impl Step for CanaryVerifySpec {
                 step: ctx.step_name.clone(),
             });
         }
-        let regions = |m: &BTreeMap<String, u64>| -> String {
-            m.iter()
-                .map(|(r, n)| format!("{r} ×{n}"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        };
-        let mut summary = format!(
-            "{} written, {} acknowledged: {} present everywhere, {} lost",
-            written, v.acked, v.present, v.lost
-        );
-        if v.stale > 0 {
-            summary.push_str(&format!(
-                "; {} stale (an older version won: {})",
-                v.stale,
-                regions(&v.stale_in)
-            ));
-        }
-        if v.missing > 0 {
-            summary.push_str(&format!(
-                "; {} missing ({})",
-                v.missing,
-                regions(&v.missing_in)
-            ));
-        }
-        if v.unverified > 0 {
-            let why: Vec<String> = v
-                .unverified_in
-                .iter()
-                .map(|(r, (n, e))| format!("{r} ×{n}: {e}"))
-                .collect();
-            summary.push_str(&format!(
-                "; {} unverified ({})",
-                v.unverified,
-                why.join("; ")
-            ));
-        }
-        summary.push_str(&format!("; measured RPO {:.2}s", v.rpo_seconds));
         let achieved = w.stats()["achieved_per_second"].as_f64().unwrap_or(0.0);
-        if achieved > 0.0 && achieved < 0.9 * spec.rate.per_second {
-            summary.push_str(&format!(
-                "; the writer achieved {achieved:.1} writes/s of the {} asked (one write in flight at a time: writes were slower than the interval)",
-                spec.rate
-            ));
-        }
-        if rejected + unknown > 0 {
-            summary.push_str(&format!(
-                "; {rejected} rejected and {unknown} unanswered writes (not acknowledged, not counted)"
-            ));
-        }
-        if !problems.is_empty() {
-            summary.push_str(&format!(" — {}", problems.join("; ")));
-        }
+        let summary = summary(
+            written, rejected, unknown, &v, achieved, &spec.rate, &problems,
+        );
         let evidence = json!({
             "canary": self.canary,
             "run": shared.token,
@@ -564,6 +521,109 @@ impl Step for CanaryVerifySpec {
             refined: None,
         })
     }
+}
+
+/// The verification's counts, by the names `expect:` and `record:` use.
+fn counts(written: u64, rejected: u64, unknown: u64, v: &Verdict) -> BTreeMap<&'static str, f64> {
+    BTreeMap::from([
+        ("written", written as f64),
+        ("acked", v.acked as f64),
+        ("rejected", rejected as f64),
+        ("unknown", unknown as f64),
+        ("present", v.present as f64),
+        ("missing", v.missing as f64),
+        ("stale", v.stale as f64),
+        ("lost", v.lost as f64),
+        ("unverified", v.unverified as f64),
+        ("rpo_seconds", v.rpo_seconds),
+    ])
+}
+
+/// With `record:`, one recorded value per count (`<record>_<count>`).
+fn record_counts(ctx: &StepCtx, counts: &BTreeMap<&str, f64>) {
+    if let Some(rec) = postgres::ctx_record(ctx) {
+        for (name, value) in counts {
+            let _ = ctx.events.emit(EventKind::Recorded {
+                name: format!("{rec}_{name}"),
+                value: *value,
+                unit: Some(
+                    if *name == "rpo_seconds" {
+                        "seconds"
+                    } else {
+                        "writes"
+                    }
+                    .into(),
+                ),
+                step: ctx.step_name.clone(),
+            });
+        }
+    }
+}
+
+/// The step's one-line summary: what was written, acknowledged, present, lost,
+/// stale, missing, unverified; the measured RPO; a writer slower than asked;
+/// unacknowledged writes; and the conditions not met.
+fn summary(
+    written: u64,
+    rejected: u64,
+    unknown: u64,
+    v: &Verdict,
+    achieved: f64,
+    rate: &Rate,
+    problems: &[String],
+) -> String {
+    let regions = |m: &BTreeMap<String, u64>| -> String {
+        m.iter()
+            .map(|(r, n)| format!("{r} ×{n}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let mut summary = format!(
+        "{} written, {} acknowledged: {} present everywhere, {} lost",
+        written, v.acked, v.present, v.lost
+    );
+    if v.stale > 0 {
+        summary.push_str(&format!(
+            "; {} stale (an older version won: {})",
+            v.stale,
+            regions(&v.stale_in)
+        ));
+    }
+    if v.missing > 0 {
+        summary.push_str(&format!(
+            "; {} missing ({})",
+            v.missing,
+            regions(&v.missing_in)
+        ));
+    }
+    if v.unverified > 0 {
+        let why: Vec<String> = v
+            .unverified_in
+            .iter()
+            .map(|(r, (n, e))| format!("{r} ×{n}: {e}"))
+            .collect();
+        summary.push_str(&format!(
+            "; {} unverified ({})",
+            v.unverified,
+            why.join("; ")
+        ));
+    }
+    summary.push_str(&format!("; measured RPO {:.2}s", v.rpo_seconds));
+    if achieved > 0.0 && achieved < 0.9 * rate.per_second {
+        summary.push_str(&format!(
+            "; the writer achieved {achieved:.1} writes/s of the {} asked (one write in flight at a time: writes were slower than the interval)",
+            rate
+        ));
+    }
+    if rejected + unknown > 0 {
+        summary.push_str(&format!(
+            "; {rejected} rejected and {unknown} unanswered writes (not acknowledged, not counted)"
+        ));
+    }
+    if !problems.is_empty() {
+        summary.push_str(&format!(" — {}", problems.join("; ")));
+    }
+    summary
 }
 
 /// Keys of the acknowledged writes of streams matching `pick`, with their stream

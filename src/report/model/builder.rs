@@ -163,40 +163,14 @@ impl Builder {
             ..
         } = self;
 
-        let defs = step_defs(&playbook);
-        for s in &mut steps {
-            if let Some(d) = defs.get(&s.name) {
-                s.expectation = d.expectation.clone();
-                s.mark = d.mark.clone();
-                s.record = d.record.clone();
-            }
-        }
+        with_step_defs(&playbook, &mut steps);
         let phases = in_playbook_order(&playbook, phases);
         let restoration = restoration_of(&restoration_events, changes, restore_runs);
         let metrics = metrics_of(&playbook, &metric_inputs, metric_events);
 
         let end = finished_at.unwrap_or(last_ts.unwrap_or(start));
-        run.finished_at = Some(rfc(end));
-        run.duration_seconds = Some(secs_between(start, end));
-        run.duration = human_secs(secs_between(start, end));
-        let has_isolated = markers.contains_key(REFERENCE_MARKER);
-        run.reference = Reference {
-            marker: has_isolated.then(|| REFERENCE_MARKER.to_string()),
-            at: rfc(c.reference),
-            label: if has_isolated {
-                "isolation (the `isolated` marker)".into()
-            } else {
-                "the start of the run (nothing was isolated)".into()
-            },
-        };
-
-        let outcome = outcome.unwrap_or(Outcome::Incomplete);
-        // A later `gameday restore` may have undone what a crashed run left.
-        let outcome = if outcome != Outcome::Incomplete && !restoration.still_applied.is_empty() {
-            Outcome::RestoreFailed
-        } else {
-            outcome
-        };
+        finish_run(&mut run, c, end, markers.contains_key(REFERENCE_MARKER));
+        let outcome = final_outcome(outcome, &restoration);
 
         let data_safety = DataSafety {
             canary,
@@ -249,6 +223,47 @@ impl Builder {
         report.next_steps = crate::report::advice::next_steps(&report);
         crate::report::findings::attach(&mut report, notes);
         report
+    }
+}
+
+/// Each step's `expect:`, `mark:` and `record:`, from its playbook definition.
+fn with_step_defs(playbook: &PlaybookView, steps: &mut [StepInfo]) {
+    let defs = step_defs(playbook);
+    for s in steps {
+        if let Some(d) = defs.get(&s.name) {
+            s.expectation = d.expectation.clone();
+            s.mark = d.mark.clone();
+            s.record = d.record.clone();
+        }
+    }
+}
+
+/// The run's end, duration and the reference every `t` counts from.
+fn finish_run(run: &mut RunInfo, c: Clock, end: DateTime<Utc>, has_isolated: bool) {
+    let start = c.start;
+    run.finished_at = Some(rfc(end));
+    run.duration_seconds = Some(secs_between(start, end));
+    run.duration = human_secs(secs_between(start, end));
+    run.reference = Reference {
+        marker: has_isolated.then(|| REFERENCE_MARKER.to_string()),
+        at: rfc(c.reference),
+        label: if has_isolated {
+            "isolation (the `isolated` marker)".into()
+        } else {
+            "the start of the run (nothing was isolated)".into()
+        },
+    };
+}
+
+/// The outcome the journal gave (none: incomplete), or restore-failed when
+/// changes are still in effect.
+fn final_outcome(outcome: Option<Outcome>, restoration: &Restoration) -> Outcome {
+    let outcome = outcome.unwrap_or(Outcome::Incomplete);
+    // A later `gameday restore` may have undone what a crashed run left.
+    if outcome != Outcome::Incomplete && !restoration.still_applied.is_empty() {
+        Outcome::RestoreFailed
+    } else {
+        outcome
     }
 }
 

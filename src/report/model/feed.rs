@@ -332,7 +332,6 @@ impl Builder {
 
     /// Steps and watches: started, attempts, finished.
     fn feed_step(&mut self, ts: DateTime<Utc>, kind: &EventKind) {
-        let c = self.c;
         match kind {
             EventKind::StepStarted {
                 phase,
@@ -343,28 +342,8 @@ impl Builder {
             } => {
                 self.open_step
                     .insert((phase.clone(), step.clone()), self.steps.len());
-                self.steps.push(StepInfo {
-                    phase: phase.clone(),
-                    name: step.clone(),
-                    kind: kebab(kind),
-                    watch: *watch,
-                    status: Progress::Unfinished,
-                    started_at: rfc(ts),
-                    t: c.t(ts),
-                    finished_at: None,
-                    duration_seconds: None,
-                    call: description.clone(),
-                    expectation: None,
-                    summary: String::new(),
-                    value: None,
-                    evidence: Value::Null,
-                    attempts: 0,
-                    attempt_log: vec![],
-                    error: None,
-                    marker: None,
-                    mark: None,
-                    record: None,
-                });
+                let s = self.new_step(ts, phase, step, kind, *watch, description.clone());
+                self.steps.push(s);
             }
             EventKind::StepAttempt {
                 phase,
@@ -388,75 +367,96 @@ impl Builder {
                     }
                 }
             }
-            EventKind::StepFinished {
-                phase,
-                step,
-                kind,
-                status,
-                summary,
-                value,
-                evidence,
-                attempts,
-                duration_seconds,
-                error,
-            } => {
-                let i = match self.open_step.remove(&(phase.clone(), step.clone())) {
-                    Some(i) => i,
-                    None => {
-                        // Finished without a start (a step self.cancelled before it began).
-                        self.steps.push(StepInfo {
-                            phase: phase.clone(),
-                            name: step.clone(),
-                            kind: kebab(kind),
-                            watch: false,
-                            status: Progress::Unfinished,
-                            started_at: rfc(ts),
-                            t: c.t(ts),
-                            finished_at: None,
-                            duration_seconds: None,
-                            call: String::new(),
-                            expectation: None,
-                            summary: String::new(),
-                            value: None,
-                            evidence: Value::Null,
-                            attempts: 0,
-                            attempt_log: vec![],
-                            error: None,
-                            marker: None,
-                            mark: None,
-                            record: None,
-                        });
-                        self.steps.len() - 1
-                    }
-                };
-                let s = &mut self.steps[i];
-                s.status = (*status).into();
-                s.finished_at = Some(rfc(ts));
-                s.duration_seconds = Some(*duration_seconds);
-                s.summary = summary.clone();
-                s.value = *value;
-                s.evidence = evidence.clone();
-                s.attempts = (*attempts).max(s.attempts);
-                s.error = error.clone();
-                let what = if s.watch { "watch" } else { "step" };
-                let tries = if *attempts > 1 {
-                    format!(", {attempts} attempts")
-                } else {
-                    String::new()
-                };
-                self.timeline.push((
-                    ts,
-                    "step",
-                    format!(
-                        "{what} `{step}` {} in {}{tries}: {}",
-                        status_str(*status),
-                        human_secs(*duration_seconds),
-                        one_line(summary, 160)
-                    ),
-                ));
-            }
+            EventKind::StepFinished { .. } => self.finish_step(ts, kind),
             _ => {}
         }
+    }
+
+    /// A step's entry as its start describes it, not yet finished.
+    fn new_step(
+        &self,
+        ts: DateTime<Utc>,
+        phase: &str,
+        step: &str,
+        kind: &str,
+        watch: bool,
+        call: String,
+    ) -> StepInfo {
+        StepInfo {
+            phase: phase.to_string(),
+            name: step.to_string(),
+            kind: kebab(kind),
+            watch,
+            status: Progress::Unfinished,
+            started_at: rfc(ts),
+            t: self.c.t(ts),
+            finished_at: None,
+            duration_seconds: None,
+            call,
+            expectation: None,
+            summary: String::new(),
+            value: None,
+            evidence: Value::Null,
+            attempts: 0,
+            attempt_log: vec![],
+            error: None,
+            marker: None,
+            mark: None,
+            record: None,
+        }
+    }
+
+    /// A step finished: its outcome on its entry, and a line in the timeline.
+    fn finish_step(&mut self, ts: DateTime<Utc>, kind: &EventKind) {
+        let EventKind::StepFinished {
+            phase,
+            step,
+            kind,
+            status,
+            summary,
+            value,
+            evidence,
+            attempts,
+            duration_seconds,
+            error,
+        } = kind
+        else {
+            return;
+        };
+        let i = match self.open_step.remove(&(phase.clone(), step.clone())) {
+            Some(i) => i,
+            None => {
+                // Finished without a start (a step self.cancelled before it began).
+                let s = self.new_step(ts, phase, step, kind, false, String::new());
+                self.steps.push(s);
+                self.steps.len() - 1
+            }
+        };
+        let s = &mut self.steps[i];
+        s.status = (*status).into();
+        s.finished_at = Some(rfc(ts));
+        s.duration_seconds = Some(*duration_seconds);
+        s.summary = summary.clone();
+        s.value = *value;
+        s.evidence = evidence.clone();
+        s.attempts = (*attempts).max(s.attempts);
+        s.error = error.clone();
+        let what = if s.watch { "watch" } else { "step" };
+        let tries = if *attempts > 1 {
+            format!(", {attempts} attempts")
+        } else {
+            String::new()
+        };
+        self.timeline.push((
+            ts,
+            "step",
+            format!(
+                "{what} `{step}` {} in {}{tries}: {}",
+                status_str(*status),
+                human_secs(*duration_seconds),
+                one_line(summary, 160)
+            ),
+        ));
     }
 
     /// Guardrails armed, flipping and breached.

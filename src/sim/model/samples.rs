@@ -6,7 +6,15 @@ impl Sim {
     /// Every exported sample at the current time.
     pub fn samples(&self) -> Vec<Sample> {
         let mut out = Vec::with_capacity(128);
-        let reg = |r: &Region| vec![("region", r.name.clone())];
+        self.request_samples(&mut out);
+        self.region_samples(&mut out);
+        self.replication_samples(&mut out);
+        self.conflict_samples(&mut out);
+        out
+    }
+
+    /// Requests served per region, jurisdiction and code, and those no region took (503).
+    fn request_samples(&self, out: &mut Vec<Sample>) {
         for r in &self.regions {
             for ((j, code), n) in &r.requests {
                 out.push(Sample {
@@ -31,6 +39,12 @@ impl Sim {
                 value: *n as f64,
             });
         }
+    }
+
+    /// Per-region gauges and counters: request rate, error ratio, requests served
+    /// outside their home, routing control, traffic dial, probe health, writes by source.
+    fn region_samples(&self, out: &mut Vec<Sample>) {
+        let reg = |r: &Region| vec![("region", r.name.clone())];
         for r in &self.regions {
             out.push(Sample {
                 name: "region_requests_per_second",
@@ -96,6 +110,10 @@ impl Sim {
                 });
             }
         }
+    }
+
+    /// Per replication link: lag, lag per data class, queue depth.
+    fn replication_samples(&self, out: &mut Vec<Sample>) {
         for l in &self.links {
             let labels = vec![
                 ("source", self.regions[l.src].name.clone()),
@@ -121,6 +139,10 @@ impl Sim {
                 value: l.queue.len() as f64,
             });
         }
+    }
+
+    /// Writes and conflicts per entity type, the conflict-age histogram, the conflict rate.
+    fn conflict_samples(&self, out: &mut Vec<Sample>) {
         let entity_types = ENTITY_TYPES.iter().chain([&PINNED_TYPE, &"record"]);
         for et in entity_types.clone() {
             out.push(Sample {
@@ -170,7 +192,6 @@ impl Sim {
             labels: vec![],
             value: recent as f64 / window_s.max(1.0),
         });
-        out
     }
 
     /// Samples plus Prometheus-style `ALERTS` series, as recorded into history.

@@ -106,6 +106,58 @@ pub fn global_json(g: &GlobalCluster) -> Value {
     })
 }
 
+/// The RDS client target of a step: its `region:`/`profile:` over the playbook's connection.
+async fn rds_target(
+    ctx: &StepCtx,
+    region: &Option<String>,
+    profile: &Option<String>,
+) -> Result<Target, StepError> {
+    let conn = super::conn_of(&ctx.playbook, region, profile);
+    ctx.clients.aws.target(&conn, Service::Rds).await
+}
+
+/// What an undo's poll of a cluster found.
+enum Settled {
+    /// The old writer already is the writer again: nothing to do.
+    Back(String),
+    /// Available: the undo can act.
+    Ready,
+    /// Still changing; the error to give once [`SETTLE`] has passed.
+    Busy(String),
+}
+
+/// Poll with `look` every [`POLL`] until the old writer is back (`Some`, its
+/// message) or the cluster is ready for the undo (`None`); a retryable error
+/// when it is still busy after [`SETTLE`].
+async fn settle<F, Fut>(mut look: F) -> Result<Option<String>, StepError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<Settled, StepError>>,
+{
+    let started = Instant::now();
+    loop {
+        match look().await? {
+            Settled::Back(done) => return Ok(Some(done)),
+            Settled::Ready => return Ok(None),
+            Settled::Busy(why) if started.elapsed() > SETTLE => {
+                return Err(StepError::retryable(why));
+            }
+            Settled::Busy(_) => tokio::time::sleep(POLL).await,
+        }
+    }
+}
+
+/// The undo of a change: an AWS call made through the same connection.
+fn aws_undo(t: &Target, description: String, op: AwsUndoOp) -> Undo {
+    Undo {
+        description,
+        action: UndoAction::Aws(Box::new(AwsUndo {
+            conn: t.conn.clone(),
+            op,
+        })),
+    }
+}
+
 // ----- DB cluster failover -----------------------------------------------------
 
 /// Fail a DB cluster back over to the instance that was its writer.
@@ -118,30 +170,31 @@ pub struct FailBackUndo {
 impl FailBackUndo {
     pub async fn run(&self, clients: &AwsClients, conn: &AwsConn) -> Result<String, StepError> {
         let t = clients.target(conn, Service::Rds).await?;
-        let started = Instant::now();
-        loop {
-            let c = cluster(&t, &self.cluster).await?;
-            if writer_instance(&c).as_deref() == Some(self.writer_instance.as_str()) {
-                return Ok(format!(
+        let t = &t;
+        let settled = settle(|| async move {
+            let c = cluster(t, &self.cluster).await?;
+            Ok(if writer_instance(&c).as_deref() == Some(self.writer_instance.as_str()) {
+                Settled::Back(format!(
                     "{} is the writer of {} again",
                     self.writer_instance, self.cluster
-                ));
-            }
-            if c.status() == Some("available") {
-                break;
-            }
-            if started.elapsed() > SETTLE {
-                return Err(StepError::retryable(format!(
+                ))
+            } else if c.status() == Some("available") {
+                Settled::Ready
+            } else {
+                Settled::Busy(format!(
                     "DB cluster {} is still {} after {} min; fail it back to {} when it is available",
                     self.cluster,
                     c.status().unwrap_or("in an unknown state"),
                     SETTLE.as_secs() / 60,
                     self.writer_instance
-                )));
-            }
-            tokio::time::sleep(POLL).await;
+                ))
+            })
+        })
+        .await?;
+        if let Some(back) = settled {
+            return Ok(back);
         }
-        failover_cluster(&t, &self.cluster, Some(&self.writer_instance)).await?;
+        failover_cluster(t, &self.cluster, Some(&self.writer_instance)).await?;
         Ok(format!(
             "failed {} back over to {}",
             self.cluster, self.writer_instance
@@ -188,8 +241,7 @@ impl Step for RdsFailoverClusterSpec {
     }
 
     async fn capture(&self, ctx: &StepCtx) -> Result<Option<(Value, Undo)>, StepError> {
-        let conn = super::conn_of(&ctx.playbook, &self.region, &self.profile);
-        let t = ctx.clients.aws.target(&conn, Service::Rds).await?;
+        let t = rds_target(ctx, &self.region, &self.profile).await?;
         let c = cluster(&t, &self.cluster).await?;
         let writer = writer_instance(&c).ok_or_else(|| {
             StepError::fatal(format!(
@@ -199,22 +251,19 @@ impl Step for RdsFailoverClusterSpec {
         })?;
         Ok(Some((
             cluster_json(&c),
-            Undo {
-                description: format!("fail {} back over to {writer}", self.cluster),
-                action: UndoAction::Aws(Box::new(AwsUndo {
-                    conn: t.conn.clone(),
-                    op: AwsUndoOp::RdsFailBack(FailBackUndo {
-                        cluster: self.cluster.clone(),
-                        writer_instance: writer,
-                    }),
-                })),
-            },
+            aws_undo(
+                &t,
+                format!("fail {} back over to {writer}", self.cluster),
+                AwsUndoOp::RdsFailBack(FailBackUndo {
+                    cluster: self.cluster.clone(),
+                    writer_instance: writer,
+                }),
+            ),
         )))
     }
 
     async fn run(&self, ctx: &StepCtx) -> Result<Outcome, StepError> {
-        let conn = super::conn_of(&ctx.playbook, &self.region, &self.profile);
-        let t = ctx.clients.aws.target(&conn, Service::Rds).await?;
+        let t = rds_target(ctx, &self.region, &self.profile).await?;
         failover_cluster(&t, &self.cluster, self.target_instance.as_deref()).await?;
         Ok(Outcome::pass(format!(
             "failover of {} to {} started",
@@ -237,30 +286,31 @@ pub struct SwitchBackUndo {
 impl SwitchBackUndo {
     pub async fn run(&self, clients: &AwsClients, conn: &AwsConn) -> Result<String, StepError> {
         let t = clients.target(conn, Service::Rds).await?;
-        let started = Instant::now();
-        loop {
-            let g = global(&t, &self.global_cluster).await?;
-            if writer_cluster(&g).as_deref() == Some(self.writer_cluster_arn.as_str()) {
-                return Ok(format!(
+        let t = &t;
+        let settled = settle(|| async move {
+            let g = global(t, &self.global_cluster).await?;
+            Ok(if writer_cluster(&g).as_deref() == Some(self.writer_cluster_arn.as_str()) {
+                Settled::Back(format!(
                     "{} is the writer of {} again",
                     self.writer_cluster_arn, self.global_cluster
-                ));
-            }
-            if g.status() == Some("available") && g.failover_state().is_none() {
-                break;
-            }
-            if started.elapsed() > SETTLE {
-                return Err(StepError::retryable(format!(
+                ))
+            } else if g.status() == Some("available") && g.failover_state().is_none() {
+                Settled::Ready
+            } else {
+                Settled::Busy(format!(
                     "global cluster {} is still {} after {} min; switch it back to {} when it is available",
                     self.global_cluster,
                     g.status().unwrap_or("in an unknown state"),
                     SETTLE.as_secs() / 60,
                     self.writer_cluster_arn
-                )));
-            }
-            tokio::time::sleep(POLL).await;
+                ))
+            })
+        })
+        .await?;
+        if let Some(back) = settled {
+            return Ok(back);
         }
-        switchover(&t, &self.global_cluster, &self.writer_cluster_arn).await?;
+        switchover(t, &self.global_cluster, &self.writer_cluster_arn).await?;
         Ok(format!(
             "switched {} back to {}",
             self.global_cluster, self.writer_cluster_arn
@@ -304,8 +354,7 @@ impl Step for RdsGlobalSwitchoverSpec {
     }
 
     async fn capture(&self, ctx: &StepCtx) -> Result<Option<(Value, Undo)>, StepError> {
-        let conn = super::conn_of(&ctx.playbook, &self.region, &self.profile);
-        let t = ctx.clients.aws.target(&conn, Service::Rds).await?;
+        let t = rds_target(ctx, &self.region, &self.profile).await?;
         let g = global(&t, &self.global_cluster).await?;
         let writer = writer_cluster(&g).ok_or_else(|| {
             StepError::fatal(format!(
@@ -315,22 +364,19 @@ impl Step for RdsGlobalSwitchoverSpec {
         })?;
         Ok(Some((
             global_json(&g),
-            Undo {
-                description: format!("switch {} back to {writer}", self.global_cluster),
-                action: UndoAction::Aws(Box::new(AwsUndo {
-                    conn: t.conn.clone(),
-                    op: AwsUndoOp::RdsSwitchBack(SwitchBackUndo {
-                        global_cluster: self.global_cluster.clone(),
-                        writer_cluster_arn: writer,
-                    }),
-                })),
-            },
+            aws_undo(
+                &t,
+                format!("switch {} back to {writer}", self.global_cluster),
+                AwsUndoOp::RdsSwitchBack(SwitchBackUndo {
+                    global_cluster: self.global_cluster.clone(),
+                    writer_cluster_arn: writer,
+                }),
+            ),
         )))
     }
 
     async fn run(&self, ctx: &StepCtx) -> Result<Outcome, StepError> {
-        let conn = super::conn_of(&ctx.playbook, &self.region, &self.profile);
-        let t = ctx.clients.aws.target(&conn, Service::Rds).await?;
+        let t = rds_target(ctx, &self.region, &self.profile).await?;
         switchover(&t, &self.global_cluster, &self.target_cluster_arn).await?;
         Ok(Outcome::pass(format!(
             "switchover of {} to {} started",
@@ -354,8 +400,7 @@ impl Step for RdsGlobalFailoverSpec {
     }
 
     async fn capture(&self, ctx: &StepCtx) -> Result<Option<(Value, Undo)>, StepError> {
-        let conn = super::conn_of(&ctx.playbook, &self.region, &self.profile);
-        let t = ctx.clients.aws.target(&conn, Service::Rds).await?;
+        let t = rds_target(ctx, &self.region, &self.profile).await?;
         let g = global(&t, &self.global_cluster).await?;
         Ok(Some((
             global_json(&g),
@@ -383,8 +428,7 @@ impl Step for RdsGlobalFailoverSpec {
                 self.global_cluster
             )));
         }
-        let conn = super::conn_of(&ctx.playbook, &self.region, &self.profile);
-        let t = ctx.clients.aws.target(&conn, Service::Rds).await?;
+        let t = rds_target(ctx, &self.region, &self.profile).await?;
         let id = &self.global_cluster;
         rds_client(&t)
             .failover_global_cluster()
@@ -426,8 +470,7 @@ impl Step for RdsClusterStatusSpec {
     }
 
     async fn run(&self, ctx: &StepCtx) -> Result<Outcome, StepError> {
-        let conn = super::conn_of(&ctx.playbook, &self.region, &self.profile);
-        let t = ctx.clients.aws.target(&conn, Service::Rds).await?;
+        let t = rds_target(ctx, &self.region, &self.profile).await?;
         let (name, status, writer, evidence) = match (&self.cluster, &self.global_cluster) {
             (Some(id), _) => {
                 let c = cluster(&t, id).await?;

@@ -44,10 +44,9 @@ impl MetricInputs {
                 resolution_seconds,
                 ..
             } => {
-                if !self.markers.contains_key(name) {
-                    self.markers
-                        .insert(name.clone(), (*at, *resolution_seconds));
-                }
+                self.markers
+                    .entry(name.clone())
+                    .or_insert((*at, *resolution_seconds));
             }
             EventKind::Recorded { name, value, .. } => {
                 self.records.insert(name.clone(), *value);

@@ -186,10 +186,10 @@ impl Step for HttpSpec {
                 }
             }
         }
-        if let Some(pat) = &self.expect.body_matches {
-            if !pat.is_match(&body) {
-                problems.push(format!("body does not match /{pat}/"));
-            }
+        if let Some(pat) = &self.expect.body_matches
+            && !pat.is_match(&body)
+        {
+            problems.push(format!("body does not match /{pat}/"));
         }
         if let Some(lat) = &self.expect.latency
             && !lat.holds(millis as f64 / 1000.0)

@@ -152,11 +152,11 @@ impl Step for ShellSpec {
                 summary.push_str(&format!(": {}", line.trim()));
             }
         }
-        if let Some(pat) = &self.stdout_matches {
-            if !pat.is_match(&out.stdout) {
-                ok = false;
-                summary.push_str(&format!("; stdout does not match /{pat}/"));
-            }
+        if let Some(pat) = &self.stdout_matches
+            && !pat.is_match(&out.stdout)
+        {
+            ok = false;
+            summary.push_str(&format!("; stdout does not match /{pat}/"));
         }
         Ok(Outcome {
             ok,

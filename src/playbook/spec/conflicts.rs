@@ -167,19 +167,6 @@ impl ConflictsSpec {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn shares_are_percentages_or_ratios_between_zero_and_one() {
-        assert_eq!(Share::parse("0.1%").unwrap().ratio, 0.001);
-        assert_eq!(Share::parse("0.002").unwrap().ratio, 0.002);
-        assert!(Share::parse("150%").unwrap_err().contains("between"));
-        assert!(Share::parse("lots").unwrap_err().contains("not a share"));
-    }
-}
-
 impl super::Kind for ConflictsSpec {
     fn effect(&self) -> super::Effect {
         super::Effect::ReadOnly
@@ -214,5 +201,18 @@ impl super::Kind for ConflictsSpec {
             );
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shares_are_percentages_or_ratios_between_zero_and_one() {
+        assert_eq!(Share::parse("0.1%").unwrap().ratio, 0.001);
+        assert_eq!(Share::parse("0.002").unwrap().ratio, 0.002);
+        assert!(Share::parse("150%").unwrap_err().contains("between"));
+        assert!(Share::parse("lots").unwrap_err().contains("not a share"));
     }
 }

@@ -149,7 +149,7 @@ impl Step for CloudWatchMetricSpec {
                 self.window,
                 self.period,
                 super::plan_at(
-                    &ctx.playbook,
+                    ctx.playbook,
                     &self.region,
                     &self.profile,
                     Service::CloudWatch
@@ -221,7 +221,7 @@ impl Step for CloudWatchAlarmSpec {
                 "{DESCRIBE_ALARMS} {} {} (expect {})",
                 self.alarm_name,
                 super::plan_at(
-                    &ctx.playbook,
+                    ctx.playbook,
                     &self.region,
                     &self.profile,
                     Service::CloudWatch

@@ -21,7 +21,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 target="${CARGO_TARGET_DIR:-target}"
 cargo build -j 2 --bin gameday >&2
-gd="$(pwd)/$target/debug/gameday"
+case "$target" in /*) ;; *) target="$(pwd)/$target" ;; esac
+gd="$target/debug/gameday"
 dest="tests/fixtures/journals"
 which=("${@:-passed failed aborted interrupted crashed}")
 # shellcheck disable=SC2206
@@ -82,7 +83,10 @@ for name in "${which[@]}"; do
       ;;
     interrupted)
       start_sim
-      run_against_sim "$out" >/dev/null 2>&1 &
+      # gameday itself in the background (not a shell function: its subshell
+      # would take the signal), so $! is the runner's pid.
+      "$gd" run drills/regional-failover.yaml --env drills/environments/sim.yaml \
+        --var "sim_url=$sim_url" --yes --quiet --out "$out" >/dev/null 2>&1 &
       pid=$!
       for _ in $(seq 1 600); do
         d=$(run_dir "$out" 2>/dev/null || true)

@@ -65,13 +65,16 @@ impl MetricInputs {
 }
 
 /// Judge one metric from `inputs`. With a target and no value, `met` is
-/// false (the run did not show it was met).
+/// false (the run did not show it was met), except when the marker a
+/// duration counts from was never set: the run stopped before what the
+/// metric measures began (an abort before isolation), so it is not judged.
 pub fn evaluate_one(
     name: &str,
     source: &MetricSource,
     target: Option<&Comparison>,
     inputs: &MetricInputs,
 ) -> MetricValue {
+    let mut judged = true;
     let (value, unit, resolution, detail) = match source {
         MetricSource::Between { from, to } => {
             let unit = "seconds".to_string();
@@ -84,7 +87,10 @@ pub fn evaluate_one(
                     };
                     (Some(secs), unit, res, format!("from `{from}` to `{to}`"))
                 }
-                (None, _) => (None, unit, None, format!("marker `{from}` was never set")),
+                (None, _) => {
+                    judged = false;
+                    (None, unit, None, format!("marker `{from}` was never set"))
+                }
                 (_, None) => (None, unit, None, format!("marker `{to}` was never set")),
             }
         }
@@ -101,7 +107,9 @@ pub fn evaluate_one(
         value,
         unit,
         target: target.map(|t| t.text.clone()),
-        met: target.map(|t| value.is_some_and(|v| t.holds(v))),
+        met: target
+            .filter(|_| judged)
+            .map(|t| value.is_some_and(|v| t.holds(v))),
         resolution_seconds: resolution,
         detail,
     }
@@ -162,5 +170,23 @@ mod tests {
             (m.value, m.met, m.unit.as_str()),
             (None, Some(false), "count")
         );
+    }
+
+    #[test]
+    fn a_duration_whose_start_never_happened_is_not_judged() {
+        let target = Comparison::parse("< 60").unwrap();
+        let between = MetricSource::Between {
+            from: "isolated".into(),
+            to: "detected".into(),
+        };
+        // Stopped before isolating: nothing to measure, no verdict.
+        let m = evaluate_one("ttd", &between, Some(&target), &MetricInputs::default());
+        assert_eq!((m.value, m.met), (None, None));
+        assert_eq!(m.detail, "marker `isolated` was never set");
+        // Isolated, never detected: missed.
+        let mut inputs = MetricInputs::default();
+        inputs.observe(&marker("isolated", 0, None));
+        let m = evaluate_one("ttd", &between, Some(&target), &inputs);
+        assert_eq!((m.value, m.met), (None, Some(false)));
     }
 }

@@ -292,7 +292,7 @@ fn ttr_advice(name: &str, m: &MetricInfo) -> Option<Advice> {
     let missed = m.met == Some(false);
     let seen = seen(m);
     match m.value {
-        None if m.target.is_some() => advice(
+        None if m.target.is_some() && m.met.is_some() => advice(
             name,
             format!(
                 "traffic was never seen moving away from the isolated region: {}",
@@ -319,7 +319,7 @@ fn ttd_advice(r: &Report, name: &str, m: &MetricInfo) -> Option<Advice> {
     let missed = m.met == Some(false);
     let seen = seen(m);
     match m.value {
-        None if m.target.is_some() || missed => match alert_missing(r, m) {
+        None if missed => match alert_missing(r, m) {
             Some(seen) => advice(
                 name,
                 format!("no alert of that name exists: {seen}"),

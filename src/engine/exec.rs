@@ -217,15 +217,21 @@ fn not_measurable(step: &Step, ctx: &StepCtx) -> Option<String> {
                 format!("marker `{m}` was never set (the step that sets it did not succeed)")
             })
         }
-        StepSpec::PrometheusWindow(w) => match (&w.since, &w.window) {
-            (Some(m), _) if marker_missing(m) => Some(format!(
-                "marker `{m}` was never set (the step that sets it did not succeed)"
-            )),
-            (None, Some(p)) if ctx.window(p).is_none() => {
-                Some(format!("phase `{p}` never ran, so it has no window"))
+        StepSpec::PrometheusWindow(w) => {
+            let baseline_before = w.baseline.as_ref().and_then(|b| b.before.as_ref());
+            match (&w.since, &w.window, baseline_before) {
+                (Some(m), _, _) if marker_missing(m) => Some(format!(
+                    "marker `{m}` was never set (the step that sets it did not succeed)"
+                )),
+                (None, Some(p), _) if ctx.window(p).is_none() => {
+                    Some(format!("phase `{p}` never ran, so it has no window"))
+                }
+                (_, _, Some(m)) if marker_missing(m) => Some(format!(
+                    "marker `{m}` was never set, so there is no baseline window before it"
+                )),
+                _ => None,
             }
-            _ => None,
-        },
+        }
         _ => None,
     }
 }

@@ -4,7 +4,7 @@
 # cannot slip in: every journal here was written by `gameday` itself.
 #
 #   scripts/record-fixtures.sh            # all five, about 3 minutes
-#   scripts/record-fixtures.sh passed     # one of: passed failed aborted interrupted crashed
+#   scripts/record-fixtures.sh passed     # one of: passed failed aborted interrupted crashed conflicts
 #
 # | fixture     | how it is recorded                                                         |
 # |-------------|----------------------------------------------------------------------------|
@@ -13,6 +13,7 @@
 # | aborted     | `gameday run` against `gameday sim` naming a routing control that does not exist: the isolate step fails, the drill aborts and restores |
 # | interrupted | `gameday run` against `gameday sim`, SIGINT once the `isolated` marker is journaled: restoration runs, exit 130 |
 # | crashed     | `gameday run --no-guard` against `gameday sim` with GAMEDAY_CRASH_AFTER_EVENT: a real SIGKILL mid-observation, no restoration |
+# | conflicts   | `gameday demo --scenario clock-skew` (conflicts during restoration; the advice test) |
 #
 # Each fixture keeps what a report is rebuilt from: journal.jsonl and series/.
 # Then review the snapshot changes: `cargo insta test --review` (src/report/snapshots/).
@@ -24,7 +25,7 @@ cargo build -j 2 --bin gameday >&2
 case "$target" in /*) ;; *) target="$(pwd)/$target" ;; esac
 gd="$target/debug/gameday"
 dest="tests/fixtures/journals"
-which=("${@:-passed failed aborted interrupted crashed}")
+which=("${@:-passed failed aborted interrupted crashed conflicts}")
 # shellcheck disable=SC2206
 which=(${which[*]})
 work="$(mktemp -d)"
@@ -76,6 +77,7 @@ for name in "${which[@]}"; do
   case "$name" in
     passed) "$gd" demo --scenario clean --quiet --out "$out" >/dev/null || true ;;
     failed) "$gd" demo --scenario slow-reroute --quiet --out "$out" >/dev/null || true ;;
+    conflicts) "$gd" demo --scenario clock-skew --quiet --out "$out" >/dev/null || true ;;
     aborted)
       start_sim
       run_against_sim "$out" --var "routing_control=arn:aws:route53-recovery-control::000000000000:controlpanel/sim/routingcontrol/no-such-region" >/dev/null || true
@@ -102,7 +104,7 @@ for name in "${which[@]}"; do
       GAMEDAY_CRASH_AFTER_EVENT="${CRASH_AFTER:-45}" run_against_sim "$out" --no-guard >/dev/null 2>&1 || true
       stop_sim
       ;;
-    *) echo "unknown fixture $name (passed failed aborted interrupted crashed)" >&2; exit 2 ;;
+    *) echo "unknown fixture $name (passed failed aborted interrupted crashed conflicts)" >&2; exit 2 ;;
   esac
   d=$(run_dir "$out")
   [ -n "$d" ] || { echo "no run directory for $name" >&2; exit 1; }

@@ -9,7 +9,7 @@
 # | fixture     | how it is recorded                                                         |
 # |-------------|----------------------------------------------------------------------------|
 # | passed      | `gameday demo --scenario clean`                                            |
-# | failed      | `gameday demo --scenario slow-reroute` (TTR misses its target; `passed` is its previous run) |
+# | failed      | `gameday demo --scenario slow-reroute` (TTR misses its target; `passed` is its previous run), then a finding and an action item with `gameday note` |
 # | aborted     | `gameday run` against `gameday sim` naming a routing control that does not exist: the isolate step fails, the drill aborts and restores |
 # | interrupted | `gameday run` against `gameday sim`, SIGINT once the `isolated` marker is journaled: restoration runs, exit 130 |
 # | crashed     | `gameday run --no-guard` against `gameday sim` with GAMEDAY_CRASH_AFTER_EVENT: a real SIGKILL mid-observation, no restoration |
@@ -63,6 +63,14 @@ start_sim() {
   exit 1
 }
 
+# What people add to a run after the drill, with the real `gameday note`.
+add_notes() {
+  "$gd" note "$1" "Routing back to eu-west-1 was as slow as failing over: propagation delay hits both directions" \
+    --finding --by alice@example.com >/dev/null
+  "$gd" note "$1" "Alert when a routing change has not propagated within 30 s, and add it to the runbook" \
+    --action --owner bob --for M-ttr --by alice@example.com >/dev/null
+}
+
 stop_sim() { kill "$sim_pid" 2>/dev/null || true; wait "$sim_pid" 2>/dev/null || true; sim_pid=""; }
 
 run_against_sim() { # run_against_sim OUT [extra gameday run args…]
@@ -76,7 +84,10 @@ for name in "${which[@]}"; do
   out="$work/$name"
   case "$name" in
     passed) "$gd" demo --scenario clean --quiet --out "$out" >/dev/null || true ;;
-    failed) "$gd" demo --scenario slow-reroute --quiet --out "$out" >/dev/null || true ;;
+    failed)
+      "$gd" demo --scenario slow-reroute --quiet --out "$out" >/dev/null || true
+      add_notes "$(run_dir "$out")"
+      ;;
     conflicts) "$gd" demo --scenario clock-skew --quiet --out "$out" >/dev/null || true ;;
     aborted)
       start_sim

@@ -100,6 +100,9 @@ fn hello_run(
         "--var",
         "observe_for=0s",
         "--quiet",
+        // What this file tests is `gameday restore` after a crash; the guard
+        // would race it to the same undo (its own tests: guard.rs).
+        "--no-guard",
     ]);
     if let Some(n) = crash_after {
         gd.cmd.env("GAMEDAY_CRASH_AFTER_EVENT", n.to_string());
@@ -202,6 +205,8 @@ fn failover_run(
         &format!("sim_url={}", sim.base_url()),
         "--yes",
         "--quiet",
+        // `gameday restore` is under test, not the guard (see hello_run).
+        "--no-guard",
     ]);
     gd.cmd.envs(SIM_AWS.iter().copied());
     if let Some(n) = crash_after {

@@ -205,12 +205,7 @@ type Timed = (DateTime<Utc>, Option<f64>, String);
 /// drill went straight to restoration). Such a step is not measured rather
 /// than failed: the failure is the isolation's, reported once.
 fn not_measurable(step: &Step, ctx: &StepCtx) -> Option<String> {
-    let marker_missing = |m: &String| {
-        !ctx.markers
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .contains_key(m)
-    };
+    let marker_missing = |m: &String| ctx.marker(m).is_none();
     match &step.spec {
         StepSpec::Alert(a) => {
             a.after.as_ref().filter(|m| marker_missing(m)).map(|m| {

@@ -8,8 +8,9 @@ use super::kinds::{self, About};
 use super::schema;
 use serde_json::{Value, json};
 
-/// Common step fields, listed once rather than under every kind.
-const COMMON: &[&str] = &[
+/// The fields every step kind has (the loader accepts them on any step;
+/// the reference lists them once rather than under every kind).
+pub const COMMON: &[&str] = &[
     "name",
     "kind",
     "timeout",

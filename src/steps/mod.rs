@@ -230,6 +230,15 @@ pub struct StepCtx {
 }
 
 impl StepCtx {
+    /// When marker `name` was set in this run, if it was.
+    pub fn marker(&self, name: &str) -> Option<DateTime<Utc>> {
+        self.markers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(name)
+            .copied()
+    }
+
     /// The context of a run (or of `gameday restore`) before any step: no
     /// markers, windows or children yet, fresh clients, started now.
     pub fn new(

@@ -24,17 +24,7 @@ pub(super) const TOP_KEYS: &[&str] = &[
     "metrics",
     "lag_budgets",
 ];
-const STEP_COMMON: &[&str] = &[
-    "name",
-    "kind",
-    "timeout",
-    "retries",
-    "backoff",
-    "mark",
-    "record",
-    "wait",
-    "irreversible",
-];
+use crate::playbook::reference::COMMON as STEP_COMMON;
 const GUARD_EXTRA: &[&str] = &["for", "every"];
 
 /// Collects diagnostics while building the model.

@@ -25,12 +25,7 @@ impl AlertSpec {
         let Some(m) = &self.after else {
             return Ok(None);
         };
-        let at = ctx
-            .markers
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(m)
-            .copied();
+        let at = ctx.marker(m);
         match at {
             Some(t) => Ok(Some(t)),
             None => Err(Box::new(Outcome::fail(format!(

@@ -43,17 +43,11 @@ fn span(
     ctx: &StepCtx,
 ) -> Result<(DateTime<Utc>, DateTime<Utc>, String), StepError> {
     if let (Some(m), Some(d)) = (&b.before, &b.duration) {
-        let at = ctx
-            .markers
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(m)
-            .copied()
-            .ok_or_else(|| {
-                StepError::fatal(format!(
-                    "marker `{m}` was never set, so there is no baseline window before it"
-                ))
-            })?;
+        let at = ctx.marker(m).ok_or_else(|| {
+            StepError::fatal(format!(
+                "marker `{m}` was never set, so there is no baseline window before it"
+            ))
+        })?;
         let d = chrono::Duration::from_std(d.get()).unwrap_or_default();
         return Ok((at - d, at, b.describe()));
     }

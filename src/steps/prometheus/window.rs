@@ -78,17 +78,11 @@ impl PrometheusWindowSpec {
     /// The window to measure over: a phase's, or from a marker until now.
     fn span(&self, ctx: &StepCtx) -> Result<crate::steps::PhaseWindow, StepError> {
         if let Some(m) = &self.since {
-            let at = ctx
-                .markers
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .get(m)
-                .copied()
-                .ok_or_else(|| {
-                    StepError::fatal(format!(
-                        "marker `{m}` was never set, so there is no window to measure over"
-                    ))
-                })?;
+            let at = ctx.marker(m).ok_or_else(|| {
+                StepError::fatal(format!(
+                    "marker `{m}` was never set, so there is no window to measure over"
+                ))
+            })?;
             return Ok(crate::steps::PhaseWindow {
                 kind: crate::playbook::PhaseKind::Observe,
                 name: format!("since `{m}`"),

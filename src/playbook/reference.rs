@@ -5,22 +5,10 @@
 //! written twice; a test checks that docs/playbook.md is current.
 
 use super::kinds::{self, About};
+// The fields every step has, listed once rather than under every kind.
+use super::load::STEP_FIELDS as COMMON;
 use super::schema;
 use serde_json::{Value, json};
-
-/// The fields every step kind has (the loader accepts them on any step;
-/// the reference lists them once rather than under every kind).
-pub const COMMON: &[&str] = &[
-    "name",
-    "kind",
-    "timeout",
-    "retries",
-    "backoff",
-    "mark",
-    "record",
-    "wait",
-    "irreversible",
-];
 
 /// One field of a step kind, as the schema describes it.
 pub struct Field {

@@ -24,8 +24,6 @@ pub(super) const TOP_KEYS: &[&str] = &[
     "metrics",
     "lag_budgets",
 ];
-use crate::playbook::reference::COMMON as STEP_COMMON;
-const GUARD_EXTRA: &[&str] = &["for", "every"];
 
 /// Collects diagnostics while building the model.
 pub(super) struct Builder<'a> {
@@ -243,7 +241,7 @@ pub(super) fn build_step(
         return None;
     };
     let pos = pos_of(m.span());
-    let is_common = |k: &str| STEP_COMMON.contains(&k) || (guard && GUARD_EXTRA.contains(&k));
+    let is_common = |k: &str| STEP_FIELDS.contains(&k) || (guard && GUARD_FIELDS.contains(&k));
     let Some(kind_node) = m.get_scalar("kind") else {
         b.at(
             pos,
@@ -279,9 +277,9 @@ pub(super) fn build_step(
             rest = Node::from(rm);
         }
     }
-    let extra: Vec<&str> = STEP_COMMON
+    let extra: Vec<&str> = STEP_FIELDS
         .iter()
-        .chain(if guard { GUARD_EXTRA } else { &[] })
+        .chain(if guard { GUARD_FIELDS } else { &[] })
         .copied()
         .collect();
     let spec = match StepSpec::from_node(&kind, &rest) {

@@ -99,6 +99,22 @@ pub(super) struct PhaseHeader {
     on_failure: Option<OnFailure>,
 }
 
+/// The keys every step takes besides its kind's own (the fields of
+/// [`StepCommon`] but `for`/`every`); the reference lists them once.
+pub(crate) const STEP_FIELDS: &[&str] = &[
+    "name",
+    "kind",
+    "timeout",
+    "retries",
+    "backoff",
+    "mark",
+    "record",
+    "wait",
+    "irreversible",
+];
+/// The keys only a guardrail's check step takes.
+pub(super) const GUARD_FIELDS: &[&str] = &["for", "every"];
+
 #[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct StepCommon {
@@ -394,6 +410,25 @@ fn check_lag_budgets(b: &mut Builder<'_>, rootm: &MarkedMappingNode, playbook: &
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_common_step_keys_are_the_fields_of_step_common() {
+        let schema = schemars::schema_for!(super::StepCommon).to_value();
+        let mut fields: Vec<&str> = schema["properties"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        let mut listed: Vec<&str> = super::STEP_FIELDS
+            .iter()
+            .chain(super::GUARD_FIELDS)
+            .copied()
+            .collect();
+        fields.sort_unstable();
+        listed.sort_unstable();
+        assert_eq!(fields, listed);
+    }
+
     use super::*;
     use proptest::prelude::*;
 

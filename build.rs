@@ -16,11 +16,12 @@ use std::process::{Command, Stdio};
 
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");
+    println!("cargo:rerun-if-env-changed=RUSTC_LINKER");
     let os = std::env::var("CARGO_CFG_TARGET_OS").unwrap_or_default();
     let env = std::env::var("CARGO_CFG_TARGET_ENV").unwrap_or_default();
     let host = std::env::var("HOST").unwrap_or_default();
     let target = std::env::var("TARGET").unwrap_or_default();
-    // Only for a native Linux/glibc build: the probe runs the host's `cc`.
+    // Only for a native Linux/glibc build: the probe runs the host's linker.
     if os != "linux" || env != "gnu" || host != target {
         return;
     }
@@ -30,25 +31,20 @@ fn main() {
     if std::fs::write(&src, "int main(void) { return 0; }\n").is_err() {
         return;
     }
-    let linked = Command::new("cc")
-        .arg("-pie")
-        .arg("-fPIE")
+    // The linker rustc will use: cargo passes a configured one as RUSTC_LINKER.
+    let linker = std::env::var("RUSTC_LINKER").unwrap_or_else(|_| "cc".into());
+    let linked = Command::new(linker)
+        .args(["-pie", "-fPIE"])
         .arg(&src)
         .arg("-o")
         .arg(&exe)
-        .arg("-Wl,-z,pack-relative-relocs")
-        .arg("-Wl,--fatal-warnings")
+        .args(["-Wl,-z,pack-relative-relocs", "-Wl,--fatal-warnings"])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .status()
-        .map(|s| s.success())
-        .unwrap_or(false);
+        .is_ok_and(|s| s.success());
     // The probe must also run: a C library without DT_RELR support refuses it.
-    let runs = linked
-        && Command::new(&exe)
-            .status()
-            .map(|s| s.success())
-            .unwrap_or(false);
+    let runs = linked && Command::new(&exe).status().is_ok_and(|s| s.success());
     if runs {
         println!("cargo:rustc-link-arg-bins=-Wl,-z,pack-relative-relocs");
     }

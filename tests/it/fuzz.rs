@@ -7,7 +7,8 @@
 //! into each parser rather than failing at the first byte. Each case must not
 //! panic and must finish within a time bound. Executions per run: 3 × 1,000
 //! (loader, environment files, sim config) + 2 × 400 (journal reader, report
-//! builder) = 3,800.
+//! builder) = 3,800. Journals are damaged as bytes, so a tear or a flip can
+//! split a multi-byte character as a real torn write does.
 
 use proptest::prelude::*;
 use std::path::Path;
@@ -58,7 +59,12 @@ fn edit() -> impl Strategy<Value = Edit> {
 
 /// Apply edits on bytes, then read as UTF-8 (lossy: loaders take text).
 fn mutate(text: &str, edits: &[Edit]) -> String {
-    let mut b = text.as_bytes().to_vec();
+    String::from_utf8_lossy(&mutate_bytes(text.as_bytes().to_vec(), edits)).into_owned()
+}
+
+/// Apply edits on bytes: a flip or a cut may split a multi-byte character,
+/// as a torn write or a bad disk would.
+fn mutate_bytes(mut b: Vec<u8>, edits: &[Edit]) -> Vec<u8> {
     for e in edits {
         let len = b.len().max(1);
         match e {
@@ -90,7 +96,7 @@ fn mutate(text: &str, edits: &[Edit]) -> String {
             Edit::Truncate(at) => b.truncate(at % len),
         }
     }
-    String::from_utf8_lossy(&b).into_owned()
+    b
 }
 
 fn timed<T>(what: &str, f: impl FnOnce() -> T) -> T {
@@ -176,7 +182,10 @@ fn damage() -> impl Strategy<Value = Damage> {
         })
 }
 
-fn damaged_journal(d: &Damage) -> String {
+/// The journal's bytes after the damage. The tear is at a byte, not a
+/// character: a write torn by a crash can end inside a multi-byte character
+/// (the fixtures hold `→` and `—`), and the reader must take that too.
+fn damaged_journal(d: &Damage) -> Vec<u8> {
     let text = repo_file(&format!(
         "tests/fixtures/journals/{}/journal.jsonl",
         JOURNALS[d.which]
@@ -194,11 +203,11 @@ fn damaged_journal(d: &Damage) -> String {
             lines.remove(i);
         }
     }
-    let mut out = lines.join("\n") + "\n";
+    let mut out = (lines.join("\n") + "\n").into_bytes();
     if let Some(t) = d.tear_at {
         out.truncate(t % out.len().max(1));
     }
-    mutate(&out, &d.edits)
+    mutate_bytes(out, &d.edits)
 }
 
 proptest! {
@@ -213,7 +222,10 @@ proptest! {
         let text = damaged_journal(&d);
         std::fs::write(&p, &text).unwrap();
         let r = timed("the journal reader", || gameday::journal::read_journal(&p)).unwrap();
-        let lines = text.lines().filter(|l| !l.trim().is_empty()).count();
+        let lines = text
+            .split(|b| *b == b'\n')
+            .filter(|l| !String::from_utf8_lossy(l).trim().is_empty())
+            .count();
         prop_assert!(r.events.len() + r.unreadable_lines.len() + usize::from(r.torn_tail) <= lines);
     }
 
@@ -226,4 +238,24 @@ proptest! {
             let _ = gameday::report::render_run(dir.path(), "reports/fuzz", None);
         });
     }
+}
+
+/// The case proptest found: a crash tears the journal inside a multi-byte
+/// character. The lines before it are all events, the broken one is a torn
+/// tail, not an unreadable line.
+#[test]
+fn a_journal_torn_inside_a_multibyte_character_reads_up_to_the_tear() {
+    let text = repo_file("tests/fixtures/journals/passed/journal.jsonl");
+    let at = text
+        .bytes()
+        .position(|b| b >= 0x80)
+        .expect("the fixture holds a non-ASCII character");
+    let whole_lines_before = text[..at].matches('\n').count();
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("journal.jsonl");
+    std::fs::write(&p, &text.as_bytes()[..at + 1]).unwrap();
+    let r = gameday::journal::read_journal(&p).unwrap();
+    assert_eq!(r.events.len(), whole_lines_before);
+    assert!(r.torn_tail, "the split character's line is a torn tail");
+    assert!(r.unreadable_lines.is_empty(), "{:?}", r.unreadable_lines);
 }

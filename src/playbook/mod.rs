@@ -7,6 +7,7 @@ pub mod interp;
 pub mod kinds;
 pub mod load;
 pub mod model;
+pub mod node_de;
 pub mod notify;
 pub mod pattern;
 pub mod problem;

@@ -57,7 +57,7 @@ impl Builder<'_> {
         node: &Node,
         extra: &[&str],
     ) -> Option<T> {
-        match marked_yaml::from_node::<T>(node) {
+        match crate::playbook::node_de::from_node::<T>(node) {
             Ok(v) => Some(v),
             Err(e) => {
                 self.node_error(&e, node, extra, None);
@@ -70,7 +70,7 @@ impl Builder<'_> {
     /// `kind` names the step kind when the node is a step's own fields.
     pub(super) fn node_error(
         &mut self,
-        e: &marked_yaml::FromNodeError,
+        e: &marked_yaml::Error,
         node: &Node,
         extra: &[&str],
         kind: Option<&str>,
@@ -87,7 +87,7 @@ impl Builder<'_> {
         let in_kind = kind
             .map(|k| format!(" (in a `{k}` step)"))
             .unwrap_or_default();
-        let (msg, hint) = match &**e {
+        let (msg, hint) = match e {
             E::UnknownFieldError(field, expected, _) => {
                 let all: Vec<&str> = expected
                     .iter()

@@ -47,9 +47,9 @@ macro_rules! step_kinds {
             /// Deserialize the kind-specific fields of a step of kind `kind`.
             /// `None` when the kind is unknown.
             pub fn from_node(kind: &str, node: &Node)
-                -> Option<Result<StepSpec, marked_yaml::FromNodeError>> {
+                -> Option<Result<StepSpec, marked_yaml::Error>> {
                 match kind {
-                    $($name => Some(marked_yaml::from_node::<$ty>(node).map(StepSpec::$variant)),)*
+                    $($name => Some($crate::playbook::node_de::from_node::<$ty>(node).map(StepSpec::$variant)),)*
                     _ => None,
                 }
             }

@@ -101,7 +101,7 @@ pub const ALL: &[About] = &[
         undo: NO_UNDO, iam: [],
         example: "name: alert fires\nkind: alert\nalertname: RegionProbeFailing\nlabels: { region: eu-west-1 }\nafter: isolated\nwait: { every: 1s, timeout: 5m }\nmark: alert_firing\n"),
     about!("prometheus-window", Check,
-        "A value over a phase's window (`window: observation`, by phase name, or `drill`) or since a marker: `increase` of a counter (resets handled) or `min`/`max`/`avg` of a gauge; `record:` it for a metric.",
+        "A value over a phase's window (`window: observation`, by phase name, or `drill`) or since a marker: `increase` of a counter (resets handled), its `rate` per second (over the minute before the window's end when the window is shorter), or `min`/`max`/`avg` of a gauge; `record:` it for a metric; `baseline:` with `max_ratio`/`max_increase` judges it against a window before the isolation.",
         undo: NO_UNDO, iam: [],
         example: "name: worst lag while isolated\nkind: prometheus-window\nexpr: replication_lag_seconds\nfunction: max\nwindow: observation\nrecord: worst_lag_isolated\n"),
     about!("prometheus-charts", Check,

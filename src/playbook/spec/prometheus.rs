@@ -230,6 +230,8 @@ pub enum WindowFunction {
     /// Mean of every sample of every series.
     Avg,
     /// Increase of a counter per second of the window (`increase` / seconds).
+    /// A window shorter than a minute is measured over the minute before its
+    /// end: over less, a single event reads as a large rate.
     Rate,
 }
 

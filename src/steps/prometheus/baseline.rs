@@ -12,6 +12,23 @@ use crate::steps::{StepCtx, StepError};
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
+/// The shortest range a `rate` is taken over, in seconds: over less, one
+/// event is a large rate (a single replication conflict in a 0.7 s
+/// restoration phase reads as 1.4 per second). As `kind: conflicts` does, a
+/// shorter window is measured over the minute before its end.
+pub(super) const MIN_RATE_SECS: f64 = 60.0;
+
+/// Where `f` over a window ending at `end` (server clock) is measured from:
+/// `start`, or for a `rate` over less than [`MIN_RATE_SECS`], the minute
+/// before `end`.
+pub(super) fn measured_from(f: WindowFunction, start: f64, end: f64) -> f64 {
+    if f == WindowFunction::Rate && end - start < MIN_RATE_SECS {
+        end - MIN_RATE_SECS
+    } else {
+        start
+    }
+}
+
 /// `function` over `[start, end]` (server clock); `rate` is the increase per second.
 pub(super) fn value_over(
     f: WindowFunction,
@@ -69,8 +86,8 @@ pub(super) async fn judge(
     value: f64,
 ) -> Result<Judged, StepError> {
     let (from, to, label) = span(b, ctx)?;
-    let start = prom.to_server(from);
-    let end = prom.to_server(to).max(start);
+    let end = prom.to_server(to).max(prom.to_server(from));
+    let start = measured_from(spec.function, prom.to_server(from), end);
     let want = spec.step.map_or(prom.scrape, |s| s.get()).as_secs_f64();
     let step = range_step(start, end, want);
     let ans = prom
@@ -102,7 +119,7 @@ pub(super) async fn judge(
         fmt(allowance),
     );
     let evidence = json!({
-        "window": {"name": label, "start": from, "end": to},
+        "window": {"name": label, "start": from, "end": to, "measured_from": prom.to_ours(start)},
         "value": baseline,
         "ratio": ratio,
         "allowance": allowance,
@@ -115,4 +132,40 @@ pub(super) async fn judge(
         summary,
         evidence,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn counter(points: &[(f64, f64)]) -> Vec<client::Series> {
+        vec![client::Series {
+            metric: Default::default(),
+            points: points.to_vec(),
+        }]
+    }
+
+    #[test]
+    fn a_rate_over_less_than_a_minute_is_measured_over_the_minute_before_its_end() {
+        use WindowFunction::*;
+        assert_eq!(measured_from(Rate, 1000.0, 1000.7), 940.7);
+        assert_eq!(measured_from(Rate, 1000.0, 1120.0), 1000.0);
+        assert_eq!(measured_from(Increase, 1000.0, 1000.7), 1000.0);
+        assert_eq!(measured_from(Max, 1000.0, 1000.7), 1000.0);
+    }
+
+    #[test]
+    fn one_event_in_a_short_window_is_not_a_spike_but_many_still_are() {
+        // A restoration phase of 0.7 s against the simulator: one conflict
+        // in it was a rate of 1.4/s over the phase alone.
+        let (start, end) = (1000.0, 1000.7);
+        let from = measured_from(WindowFunction::Rate, start, end);
+        let one = counter(&[(from, 3.0), (980.0, 3.0), (1000.5, 4.0)]);
+        let rate = value_over(WindowFunction::Rate, &one, from, end).unwrap();
+        assert!((rate - 1.0 / 60.0).abs() < 1e-9, "{rate}");
+        // A partition's queued writes conflicting on reconnect: 40 of them.
+        let many = counter(&[(from, 3.0), (1000.5, 43.0)]);
+        let rate = value_over(WindowFunction::Rate, &many, from, end).unwrap();
+        assert!(rate > 0.6, "{rate}");
+    }
 }

@@ -131,8 +131,9 @@ impl Step for PrometheusWindowSpec {
         let clients = &ctx.clients.prometheus;
         let prom = clients.prometheus(ctx).await?;
         let w = self.span(ctx)?;
-        let start = prom.to_server(w.start);
         let end = prom.to_server(w.end.unwrap_or_else(Utc::now));
+        let from = prom.to_server(w.start);
+        let start = baseline::measured_from(self.function, from, end);
         let want = self.step.map_or(prom.scrape, |s| s.get()).as_secs_f64();
         let step = range_step(start, end, want);
         let ans = prom
@@ -144,17 +145,23 @@ impl Step for PrometheusWindowSpec {
         let (series, _) = ans.data;
         let value = baseline::value_over(self.function, &series, start, end);
         let f = self.function.as_str();
+        let widened = start < from;
         let span = format!(
-            "{} ({} – {}{})",
+            "{} ({} – {}{}{})",
             w.name,
             fmt_time(w.start),
             fmt_time(prom.to_ours(end)),
-            if w.end.is_none() { ", so far" } else { "" }
+            if w.end.is_none() { ", so far" } else { "" },
+            if widened {
+                "; a rate over less than a minute is taken over the minute before its end"
+            } else {
+                ""
+            }
         );
         let mut evidence = json!({
             "query": self.expr,
             "function": f,
-            "window": {"name": w.name, "start": w.start, "end": prom.to_ours(end)},
+            "window": {"name": w.name, "start": w.start, "end": prom.to_ours(end), "measured_from": prom.to_ours(start)},
             "step_seconds": step,
             "series": series.len(),
             "value": value,

@@ -24,9 +24,6 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::json;
 use std::collections::BTreeMap;
 
-/// The shortest range the rules are judged over, in seconds.
-const MIN_SPAN_SECS: f64 = 60.0;
-
 /// The window a step judges: its name for messages, start and end.
 struct Window {
     name: String,
@@ -129,7 +126,7 @@ impl Step for ConflictsSpec {
         // scrapes of every counter, and no samples is not evidence.
         let span = ((w.end - w.start).num_milliseconds() as f64 / 1000.0)
             .ceil()
-            .max(MIN_SPAN_SECS) as u64;
+            .max(super::prometheus::MIN_COUNTER_RANGE_SECS) as u64;
         let at = Some(prom.to_server(w.end));
         let sel = self.selector();
         let q_conflicts = format!(

@@ -6,24 +6,19 @@
 //! a ratio means little over a baseline near 0 (an active-active system
 //! always has some conflicts, but sometimes none in a short baseline).
 
-use super::{Prometheus, client, range_step, window_value};
+use super::{MIN_COUNTER_RANGE_SECS, Prometheus, client, range_step, window_value};
 use crate::playbook::spec::prometheus::{BaselineSpec, PrometheusWindowSpec, WindowFunction};
 use crate::steps::{StepCtx, StepError};
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
-/// The shortest range a `rate` is taken over, in seconds: over less, one
-/// event is a large rate (a single replication conflict in a 0.7 s
-/// restoration phase reads as 1.4 per second). As `kind: conflicts` does, a
-/// shorter window is measured over the minute before its end.
-pub(super) const MIN_RATE_SECS: f64 = 60.0;
-
 /// Where `f` over a window ending at `end` (server clock) is measured from:
-/// `start`, or for a `rate` over less than [`MIN_RATE_SECS`], the minute
-/// before `end`.
+/// `start`, or for a `rate` over less than [`MIN_COUNTER_RANGE_SECS`], that
+/// long before `end` (a single replication conflict in a 0.7 s restoration
+/// phase read as 1.4 per second).
 pub(super) fn measured_from(f: WindowFunction, start: f64, end: f64) -> f64 {
-    if f == WindowFunction::Rate && end - start < MIN_RATE_SECS {
-        end - MIN_RATE_SECS
+    if f == WindowFunction::Rate && end - start < MIN_COUNTER_RANGE_SECS {
+        end - MIN_COUNTER_RANGE_SECS
     } else {
         start
     }
@@ -86,8 +81,9 @@ pub(super) async fn judge(
     value: f64,
 ) -> Result<Judged, StepError> {
     let (from, to, label) = span(b, ctx)?;
-    let end = prom.to_server(to).max(prom.to_server(from));
-    let start = measured_from(spec.function, prom.to_server(from), end);
+    let from_server = prom.to_server(from);
+    let end = prom.to_server(to).max(from_server);
+    let start = measured_from(spec.function, from_server, end);
     let want = spec.step.map_or(prom.scrape, |s| s.get()).as_secs_f64();
     let step = range_step(start, end, want);
     let ans = prom

@@ -37,6 +37,14 @@ pub use session::{PromClients, Prometheus};
 use window::*;
 pub use window::{counter_increase, window_value};
 
+/// The shortest range, in seconds, a counter's increase or rate is judged
+/// over. Over a second or two, one event reads as a large rate and a few
+/// scrapes may hold no sample at all; a shorter window (a restoration that
+/// takes a second against the simulator, a check early in its phase) is
+/// measured over the minute before its end. `kind: conflicts` and
+/// `prometheus-window`'s `rate` both use it.
+pub const MIN_COUNTER_RANGE_SECS: f64 = 60.0;
+
 use super::{Outcome, PlanCtx, PlannedCall, Refined, Step, StepCtx, StepError};
 use crate::journal::EventKind;
 use crate::playbook::expect::{Comparison, Op};
